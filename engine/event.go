@@ -1,0 +1,42 @@
+package engine
+
+import "time"
+
+// EventKind names what happened.
+type EventKind string
+
+const (
+	EventPeerConnected    EventKind = "peer-connected"
+	EventPeerDisconnected EventKind = "peer-disconnected"
+	// A holepunch rendezvous we asked a relay for.
+	EventHolepunchRendezvous EventKind = "holepunch-rendezvous"
+	// We relayed a rendezvous between two other peers.
+	EventHolepunchRelayed EventKind = "holepunch-relayed"
+	// A relay told us to connect to a peer.
+	EventHolepunchConnect EventKind = "holepunch-connect"
+	// The connection that a holepunch Connect asked for formed, or did not.
+	EventHolepunchSucceeded EventKind = "holepunch-succeeded"
+	EventHolepunchFailed    EventKind = "holepunch-failed"
+	// A relay answered a rendezvous with an error.
+	EventHolepunchError   EventKind = "holepunch-error"
+	EventTrackerAnnounce  EventKind = "tracker-announce"
+	EventTrackerError     EventKind = "tracker-error"
+	EventTorrentAdded     EventKind = "torrent-added"
+	EventTorrentMetadata  EventKind = "torrent-metadata"
+	EventTorrentCompleted EventKind = "torrent-completed"
+	EventTorrentRemoved   EventKind = "torrent-removed"
+	EventError            EventKind = "error"
+	// NAT events come from nat/ through Engine.Publish: STUN and UPnP changes.
+	EventNAT EventKind = "nat"
+)
+
+// Event is one thing that happened, for the events pane and headless logs.
+type Event struct {
+	Time     time.Time `json:"time"`
+	Kind     EventKind `json:"kind"`
+	InfoHash string    `json:"infohash,omitempty"`
+	Peer     string    `json:"peer,omitempty"` // remote address
+	Origin   Origin    `json:"origin,omitempty"`
+	Via      string    `json:"via,omitempty"` // relay address for holepunch events
+	Message  string    `json:"message"`
+}

@@ -1,0 +1,215 @@
+package engine
+
+import (
+	"time"
+)
+
+// Origin says how a peer connection came to exist. It is the one fact
+// swarmscope adds to an ordinary torrent client, so every view keys on it.
+type Origin string
+
+const (
+	OriginInbound     Origin = "inbound"     // the peer dialed us
+	OriginOutbound    Origin = "outbound"    // we dialed the peer
+	OriginHolepunched Origin = "holepunched" // a BEP 55 rendezvous brought us together
+	OriginUPnP        Origin = "upnp"        // the peer dialed us through our UPnP port mapping
+)
+
+// Origins lists every origin in display order.
+var Origins = [...]Origin{OriginInbound, OriginOutbound, OriginHolepunched, OriginUPnP}
+
+// Transport is the wire protocol of a peer connection.
+type Transport string
+
+const (
+	TransportTCP    Transport = "tcp"
+	TransportUTP    Transport = "utp"
+	TransportWebRTC Transport = "webrtc"
+)
+
+// Discovery says where we learned about the peer.
+type Discovery string
+
+const (
+	DiscoveryTracker   Discovery = "tracker"
+	DiscoveryDHT       Discovery = "dht"
+	DiscoveryPEX       Discovery = "pex"
+	DiscoveryHolepunch Discovery = "holepunch"
+	DiscoveryDirect    Discovery = "direct" // magnet x.pe, added by hand or by the demo directory
+	DiscoveryIncoming  Discovery = "incoming"
+)
+
+// State is a torrent's life-cycle state.
+type State string
+
+const (
+	StateMetadata    State = "fetching metadata"
+	StateDownloading State = "downloading"
+	StateSeeding     State = "seeding"
+	StatePaused      State = "paused"
+	StateError       State = "error"
+)
+
+// OriginCounts counts peers per origin.
+type OriginCounts struct {
+	Inbound     int `json:"inbound"`
+	Outbound    int `json:"outbound"`
+	Holepunched int `json:"holepunched"`
+	UPnP        int `json:"upnp"`
+}
+
+// Get returns the count for o.
+func (c OriginCounts) Get(o Origin) int {
+	switch o {
+	case OriginInbound:
+		return c.Inbound
+	case OriginOutbound:
+		return c.Outbound
+	case OriginHolepunched:
+		return c.Holepunched
+	case OriginUPnP:
+		return c.UPnP
+	}
+	return 0
+}
+
+// Add increments the count for o.
+func (c *OriginCounts) Add(o Origin, n int) {
+	switch o {
+	case OriginInbound:
+		c.Inbound += n
+	case OriginOutbound:
+		c.Outbound += n
+	case OriginHolepunched:
+		c.Holepunched += n
+	case OriginUPnP:
+		c.UPnP += n
+	}
+}
+
+// Total is the number of peers over all origins.
+func (c OriginCounts) Total() int { return c.Inbound + c.Outbound + c.Holepunched + c.UPnP }
+
+// Snapshot is the engine's complete state at one tick. It is never mutated
+// after publication, so the UI may keep and read it from any goroutine.
+type Snapshot struct {
+	Time     time.Time     `json:"time"`
+	Torrents []TorrentInfo `json:"torrents"`
+	// Paths holds one entry per origin, in the order of Origins.
+	Paths      []PathStats `json:"-"`
+	DownBps    float64     `json:"down_bps"`
+	UpBps      float64     `json:"up_bps"`
+	ListenAddr string      `json:"listen_addr,omitempty"`
+	// UPnPActive reports whether the engine believed a UPnP mapping was active
+	// at this tick; it decides the upnp origin.
+	UPnPActive bool `json:"upnp_active"`
+}
+
+// Path returns the stats of origin o.
+func (s *Snapshot) Path(o Origin) PathStats {
+	for _, p := range s.Paths {
+		if p.Origin == o {
+			return p
+		}
+	}
+	return PathStats{Origin: o}
+}
+
+// TorrentInfo describes one torrent at a tick.
+type TorrentInfo struct {
+	InfoHash  string        `json:"infohash"`
+	Name      string        `json:"name"`
+	Size      int64         `json:"size"`      // 0 until the metadata is known
+	Completed int64         `json:"completed"` // verified bytes
+	Progress  float64       `json:"progress"`  // 0..1
+	DownBps   float64       `json:"down_bps"`
+	UpBps     float64       `json:"up_bps"`
+	DownBytes int64         `json:"down_bytes"` // payload received this session
+	UpBytes   int64         `json:"up_bytes"`   // payload sent this session
+	ETA       time.Duration `json:"eta_ns"`     // -1 when unknown
+	State     State         `json:"state"`
+	Err       string        `json:"error,omitempty"`
+	Peers     OriginCounts  `json:"peers"`
+	Seeds     int           `json:"seeds"`    // connected peers that have everything
+	Leechers  int           `json:"leechers"` // connected peers that do not
+	Known     int           `json:"known"`    // peer addresses known but not connected
+	PeerList  []PeerInfo    `json:"-"`
+	Files     []FileInfo    `json:"-"`
+	AddedAt   time.Time     `json:"-"`
+}
+
+// Ratio is uploaded over downloaded payload for this session.
+func (t TorrentInfo) Ratio() float64 {
+	if t.DownBytes == 0 {
+		if t.UpBytes > 0 {
+			return float64(t.UpBytes) / float64(max(t.Size, 1))
+		}
+		return 0
+	}
+	return float64(t.UpBytes) / float64(t.DownBytes)
+}
+
+// PeerInfo describes one connected peer.
+type PeerInfo struct {
+	ID        string    `json:"id"` // stable for the life of the connection
+	Origin    Origin    `json:"origin"`
+	Transport Transport `json:"transport"`
+	Discovery Discovery `json:"discovery"`
+	Addr      string    `json:"addr"`
+	Client    string    `json:"client"`
+	Encrypted bool      `json:"encrypted"`
+	Progress  float64   `json:"progress"` // the peer's completion, 0..1
+	DownBps   float64   `json:"down_bps"` // from the peer to us
+	UpBps     float64   `json:"up_bps"`   // from us to the peer
+	DownBytes int64     `json:"down_bytes"`
+	UpBytes   int64     `json:"up_bytes"`
+	Since     time.Time `json:"since"`
+}
+
+// Priority of a file's pieces.
+type Priority int
+
+const (
+	PrioritySkip Priority = iota
+	PriorityNormal
+	PriorityHigh
+)
+
+func (p Priority) String() string {
+	switch p {
+	case PrioritySkip:
+		return "skip"
+	case PriorityHigh:
+		return "high"
+	}
+	return "normal"
+}
+
+// FileInfo describes one file of a torrent.
+type FileInfo struct {
+	Path      string   `json:"path"`
+	Size      int64    `json:"size"`
+	Completed int64    `json:"completed"`
+	Priority  Priority `json:"priority"`
+}
+
+// HistoryLen is how many one-second samples each path keeps (10 minutes).
+const HistoryLen = 600
+
+// RateSample is one second of a path's throughput.
+type RateSample struct {
+	DownBps float64
+	UpBps   float64
+}
+
+// PathStats aggregates every connection of one origin.
+type PathStats struct {
+	Origin    Origin  `json:"-"`
+	Peers     int     `json:"peers"`
+	DownBps   float64 `json:"down_bps"`
+	UpBps     float64 `json:"up_bps"`
+	DownBytes int64   `json:"down_bytes"` // includes peers that have left
+	UpBytes   int64   `json:"up_bytes"`
+	// History holds up to HistoryLen samples, oldest first.
+	History []RateSample `json:"-"`
+}

@@ -1,0 +1,116 @@
+// Package nat measures and changes the user's NAT situation: STUN behaviour
+// discovery (RFC 5780, RFC 3489 fallback), UPnP IGD port mapping, and the
+// reachability verdict that combines them. It returns plain report values;
+// drawing them is the UI's job.
+package nat
+
+import (
+	"context"
+	"net"
+	"time"
+)
+
+// PacketListener opens UDP sockets. The OS network and the simulated network
+// (nat/natlab) both implement it, so discovery runs unchanged on either.
+type PacketListener interface {
+	ListenPacket(ctx context.Context, network, address string) (net.PacketConn, error)
+}
+
+// OSNet is the real operating-system network.
+type OSNet struct{}
+
+// ListenPacket opens a real UDP socket.
+func (OSNet) ListenPacket(ctx context.Context, network, address string) (net.PacketConn, error) {
+	var lc net.ListenConfig
+	return lc.ListenPacket(ctx, network, address)
+}
+
+// Behavior is an RFC 4787 mapping or filtering behaviour.
+type Behavior string
+
+const (
+	BehaviorUnknown                 Behavior = "unknown"
+	BehaviorEndpointIndependent     Behavior = "endpoint-independent"
+	BehaviorAddressDependent        Behavior = "address-dependent"
+	BehaviorAddressAndPortDependent Behavior = "address-and-port-dependent"
+	BehaviorNone                    Behavior = "none" // no NAT: the local address is public
+)
+
+// Type is the classic (RFC 3489 era) NAT name derived from the behaviours.
+type Type string
+
+const (
+	TypeOpen               Type = "open"
+	TypeFullCone           Type = "full-cone"
+	TypeRestrictedCone     Type = "restricted-cone"
+	TypePortRestrictedCone Type = "port-restricted-cone"
+	TypeSymmetric          Type = "symmetric"
+	TypeSymmetricFirewall  Type = "symmetric-firewall"
+	TypeUDPBlocked         Type = "udp-blocked"
+	TypeUnknown            Type = "unknown"
+)
+
+// Types lists every classic name, most open first.
+var Types = [...]Type{TypeOpen, TypeFullCone, TypeRestrictedCone, TypePortRestrictedCone, TypeSymmetric, TypeSymmetricFirewall, TypeUDPBlocked, TypeUnknown}
+
+// Verdict answers "can peers reach you?".
+type Verdict string
+
+const (
+	VerdictPublic       Verdict = "yes-public"
+	VerdictUPnP         Verdict = "yes-upnp"
+	VerdictFullCone     Verdict = "yes-full-cone"
+	VerdictOutboundOnly Verdict = "no-outbound-only"
+	VerdictUnknown      Verdict = "unknown"
+)
+
+// ServerResult is what one STUN server said.
+type ServerResult struct {
+	Address    string  `json:"address"`
+	RTTms      float64 `json:"rtt_ms"`
+	MappedAddr string  `json:"mapped_addr,omitempty"`
+	RFC5780    bool    `json:"rfc5780"`
+	Error      string  `json:"error,omitempty"`
+}
+
+// Mapping is one UPnP port mapping swarmscope holds.
+type Mapping struct {
+	Proto        string `json:"proto"` // "TCP" or "UDP"
+	ExternalPort int    `json:"external_port"`
+	Internal     string `json:"internal"` // host:port
+	LeaseS       int    `json:"lease_s"`  // seconds left; 0 = permanent
+}
+
+// UPnPReport is what the UPnP IGD client found and did.
+type UPnPReport struct {
+	Found      bool      `json:"found"`
+	Device     string    `json:"device,omitempty"`
+	Service    string    `json:"service,omitempty"`
+	ExternalIP string    `json:"external_ip,omitempty"`
+	Mappings   []Mapping `json:"mappings"`
+	Error      string    `json:"error,omitempty"`
+}
+
+// Reachability is the verdict and its advice.
+type Reachability struct {
+	Verdict Verdict `json:"verdict"`
+	Advice  string  `json:"advice"`
+}
+
+// Report is one full NAT diagnosis.
+type Report struct {
+	Time          time.Time      `json:"time"`
+	LocalAddr     string         `json:"local_addr"`
+	PublicAddr    string         `json:"public_addr"`
+	BehindNAT     bool           `json:"behind_nat"`
+	Mapping       Behavior       `json:"mapping"`
+	Filtering     Behavior       `json:"filtering"`
+	NATType       Type           `json:"nat_type"`
+	PortPreserved *bool          `json:"port_preserved"` // nil = unknown
+	Hairpin       *bool          `json:"hairpin"`        // nil = unknown
+	Servers       []ServerResult `json:"servers"`
+	UPnP          UPnPReport     `json:"upnp"`
+	DoubleNAT     bool           `json:"double_nat"`
+	Reachable     Reachability   `json:"reachable"`
+	DurationMs    float64        `json:"duration_ms"`
+}
