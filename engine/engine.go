@@ -1,0 +1,599 @@
+// Package engine owns the BitTorrent client (anacrolix/torrent): it adds
+// torrents, classifies each connection's origin, samples per-peer and
+// per-path rates, and publishes immutable Snapshots and an Event stream.
+// Nothing outside engine/ imports anacrolix.
+package engine
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	g "github.com/anacrolix/generics"
+	alog "github.com/anacrolix/log"
+	"github.com/anacrolix/torrent"
+	"github.com/anacrolix/torrent/metainfo"
+	"github.com/anacrolix/torrent/storage"
+	"github.com/anacrolix/torrent/types"
+	"github.com/anacrolix/utp"
+	"golang.org/x/time/rate"
+)
+
+// UPnPStatus tells the engine whether a UPnP mapping of its listen port is
+// active; nat/upnp's mapper satisfies it.
+type UPnPStatus interface {
+	Active() bool
+}
+
+// Config configures an Engine. The zero value (plus DataDir) is a normal
+// client on the OS network listening on an OS-chosen port.
+type Config struct {
+	DataDir    string // where torrent data is written
+	ListenHost string // "" = all interfaces
+	ListenPort int    // 0 = any
+	MaxConns   int    // established connections per torrent; 0 = client default
+	// PacketConn, when set, carries all peer traffic as uTP on this socket
+	// instead of OS sockets (the simulated network); TCP, OS uTP and the DHT
+	// are then off.
+	PacketConn net.PacketConn
+	NoDHT      bool
+	NoTrackers bool
+	NoPEX      bool
+	NoUpload   bool
+	UPnP       UPnPStatus // nil = no mapping
+	// Byte rates; 0 = unlimited. Each engine has its own limiters.
+	UploadLimit   int64
+	DownloadLimit int64
+	// MaxRequestDataPerConn bounds the piece data a peer may have requested
+	// from us and not yet received; 0 = engine default.
+	MaxRequestDataPerConn int
+	Tick                  time.Duration // snapshot interval; default 1 s
+	Log                   io.Writer     // client warnings; nil = discarded
+	// PeerIDPrefix names this client to peers (BEP 20 style).
+	PeerIDPrefix string
+}
+
+// Engine is one BitTorrent client with swarmscope's bookkeeping around it.
+type Engine struct {
+	cfg     Config
+	cl      *torrent.Client
+	store   storage.ClientImplCloser
+	compl   storage.PieceCompletion
+	utpSock *utp.Socket
+	started time.Time
+
+	ctx    context.Context
+	cancel context.CancelFunc
+	done   chan struct{}
+
+	events  chan Event
+	dropped atomic.Int64
+	snaps   chan Snapshot
+	latest  atomic.Pointer[Snapshot]
+
+	mu       sync.Mutex
+	torrents map[string]*torrentState
+	order    []string // infohashes in the order added
+	peers    map[*torrent.PeerConn]*peerState
+	closing  []*torrent.PeerConn
+	connects map[netip.AddrPort]*connectRecord
+	paths    [len(Origins)]pathState
+	nextID   uint64
+	natHint  string // our NAT type as nat/ measured it, to explain failures
+}
+
+type torrentState struct {
+	t          *torrent.Torrent
+	src        Source
+	addedAt    time.Time
+	paused     bool
+	err        string
+	gotInfo    bool
+	complete   bool
+	closedDown int64 // payload from peers that have left
+	closedUp   int64
+}
+
+type peerState struct {
+	id        string
+	ih        string
+	origin    Origin
+	transport Transport
+	discovery Discovery
+	addr      string
+	encrypted bool
+	since     time.Time
+	rate      rateWindow
+	down, up  int64 // last sampled payload totals
+}
+
+// connectRecord remembers a ut_holepunch Connect until the connection it
+// asked for forms or the window passes.
+type connectRecord struct {
+	at       time.Time
+	relay    string
+	ih       string
+	resolved bool
+}
+
+// New starts a client. Close it to stop it and release its sockets.
+func New(ctx context.Context, cfg Config) (*Engine, error) {
+	if cfg.DataDir == "" {
+		return nil, errors.New("engine: no data directory")
+	}
+	if cfg.Tick <= 0 {
+		cfg.Tick = time.Second
+	}
+	if err := os.MkdirAll(cfg.DataDir, 0o755); err != nil {
+		return nil, fmt.Errorf("engine: data directory: %w", err)
+	}
+	e := &Engine{
+		cfg:      cfg,
+		started:  time.Now(),
+		done:     make(chan struct{}),
+		events:   make(chan Event, 4096),
+		snaps:    make(chan Snapshot, 1),
+		torrents: map[string]*torrentState{},
+		peers:    map[*torrent.PeerConn]*peerState{},
+		connects: map[netip.AddrPort]*connectRecord{},
+	}
+	for i, o := range Origins {
+		e.paths[i].origin = o
+	}
+	e.ctx, e.cancel = context.WithCancel(ctx)
+
+	stateDir := filepath.Join(cfg.DataDir, ".swarmscope")
+	if err := os.MkdirAll(stateDir, 0o755); err != nil {
+		return nil, fmt.Errorf("engine: state directory: %w", err)
+	}
+	compl, err := storage.NewSqlitePieceCompletion(stateDir)
+	if err != nil {
+		return nil, fmt.Errorf("engine: piece completion database in %s: %w", stateDir, err)
+	}
+	e.compl = compl
+	e.store = storage.NewFileOpts(storage.NewFileClientOpts{
+		ClientBaseDir:   cfg.DataDir,
+		PieceCompletion: compl,
+		UsePartFiles:    g.Some(false),
+		FilePathMaker:   safeFilePath,
+	})
+
+	tc := torrent.NewDefaultClientConfig()
+	tc.DataDir = cfg.DataDir
+	tc.DefaultStorage = e.store
+	tc.Seed = true // the CLI decides when to stop; the client must always serve
+	tc.NoUpload = cfg.NoUpload
+	tc.NoDefaultPortForwarding = true
+	tc.NoDHT = cfg.NoDHT
+	tc.DisableTrackers = cfg.NoTrackers
+	tc.DisablePEX = cfg.NoPEX
+	tc.DisableWebtorrent = true
+	tc.ListenPort = cfg.ListenPort
+	if cfg.ListenHost != "" {
+		host := cfg.ListenHost
+		tc.ListenHost = func(string) string { return host }
+	}
+	if cfg.PeerIDPrefix != "" {
+		tc.Bep20 = cfg.PeerIDPrefix
+	}
+	tc.ExtendedHandshakeClientVersion = "swarmscope"
+	if cfg.MaxConns > 0 {
+		tc.EstablishedConnsPerTorrent = cfg.MaxConns
+		tc.HalfOpenConnsPerTorrent = min(tc.HalfOpenConnsPerTorrent, cfg.MaxConns)
+	}
+	if cfg.MaxRequestDataPerConn > 0 {
+		tc.MaxAllocPeerRequestDataPerConn = cfg.MaxRequestDataPerConn
+	}
+	// The anacrolix defaults share one package-level limiter between every
+	// client in the process; the demo runs many clients, so each gets its own.
+	tc.UploadRateLimiter = newLimiter(cfg.UploadLimit)
+	tc.DownloadRateLimiter = newLimiter(cfg.DownloadLimit)
+	tc.Logger = e.newLogger(cfg.Log)
+	tc.Slogger = nil
+	if cfg.PacketConn != nil {
+		tc.DisableTCP = true
+		tc.DisableUTP = true
+		tc.NoDHT = true
+		tc.DisableIPv6 = true
+	}
+	e.installCallbacks(tc)
+
+	cl, err := torrent.NewClient(tc)
+	if err != nil {
+		compl.Close()
+		return nil, fmt.Errorf("engine: starting client on port %d: %w", cfg.ListenPort, err)
+	}
+	e.cl = cl
+	if cfg.PacketConn != nil {
+		s, err := utp.NewSocketFromPacketConn(cfg.PacketConn)
+		if err != nil {
+			cl.Close()
+			compl.Close()
+			return nil, fmt.Errorf("engine: uTP on the given socket: %w", err)
+		}
+		e.utpSock = s
+		cl.AddDialer(utpDialer{s})
+		cl.AddListener(s)
+	}
+	go e.run()
+	return e, nil
+}
+
+func newLimiter(bps int64) *rate.Limiter {
+	if bps <= 0 {
+		return rate.NewLimiter(rate.Inf, 0)
+	}
+	// A burst of at least one chunk (16 KiB) or the limiter stalls transfers.
+	return rate.NewLimiter(rate.Limit(bps), int(max(bps, 1<<16)))
+}
+
+// safeFilePath maps a torrent file to a path below the data directory.
+// Sources are validated before they are added; this is the second line of
+// defence should anything slip past, since anacrolix joins paths unchecked.
+func safeFilePath(opts storage.FilePathMakerOpts) string {
+	var parts []string
+	if n := opts.Info.BestName(); n != metainfo.NoName {
+		parts = append(parts, sanitize(n))
+	}
+	for _, c := range opts.File.BestPath() {
+		parts = append(parts, sanitize(c))
+	}
+	return filepath.Join(parts...)
+}
+
+func sanitize(c string) string {
+	c = strings.Map(func(r rune) rune {
+		if r == '/' || r == '\\' || r == 0 {
+			return '_'
+		}
+		return r
+	}, c)
+	if c == "" || c == "." || c == ".." {
+		return "_" + c + "_"
+	}
+	return c
+}
+
+type utpDialer struct{ s *utp.Socket }
+
+func (d utpDialer) Dial(ctx context.Context, addr string) (net.Conn, error) {
+	return d.s.DialContext(ctx, "udp", addr)
+}
+
+func (d utpDialer) DialerNetwork() string { return "udp" }
+
+// Close stops the client; data already verified stays on disk and in the
+// completion database.
+func (e *Engine) Close() error {
+	e.cancel()
+	<-e.done
+	var errs []error
+	for _, err := range e.cl.Close() {
+		errs = append(errs, err)
+	}
+	if e.utpSock != nil {
+		e.utpSock.Close()
+	}
+	if err := e.store.Close(); err != nil {
+		errs = append(errs, fmt.Errorf("closing storage: %w", err))
+	}
+	close(e.events)
+	return errors.Join(errs...)
+}
+
+// Events returns the event stream. It has one reader; events that would
+// block it are dropped rather than stall the client.
+func (e *Engine) Events() <-chan Event { return e.events }
+
+// Snapshots returns a channel that always holds the newest snapshot; older
+// unread ones are replaced.
+func (e *Engine) Snapshots() <-chan Snapshot { return e.snaps }
+
+// Latest returns the newest snapshot (zero before the first tick).
+func (e *Engine) Latest() Snapshot {
+	if s := e.latest.Load(); s != nil {
+		return *s
+	}
+	return Snapshot{}
+}
+
+// ListenAddr is the address peers can reach this client at, locally.
+func (e *Engine) ListenAddr() string {
+	if e.utpSock != nil {
+		return e.utpSock.Addr().String()
+	}
+	if p := e.cl.LocalPort(); p != 0 {
+		return fmt.Sprintf(":%d", p)
+	}
+	return ""
+}
+
+// ListenPort is the port the client listens on.
+func (e *Engine) ListenPort() int {
+	if e.utpSock != nil {
+		if ua, ok := e.utpSock.Addr().(*net.UDPAddr); ok {
+			return ua.Port
+		}
+	}
+	return e.cl.LocalPort()
+}
+
+// Publish adds an event from outside the engine (nat/ reports) to the stream.
+func (e *Engine) Publish(ev Event) { e.emit(ev) }
+
+// SetNATType tells the engine what nat/ measured, so holepunch failures can
+// say why they likely failed.
+func (e *Engine) SetNATType(t string) {
+	e.mu.Lock()
+	e.natHint = t
+	e.mu.Unlock()
+}
+
+func (e *Engine) emit(ev Event) {
+	if ev.Time.IsZero() {
+		ev.Time = time.Now()
+	}
+	select {
+	case <-e.done:
+		return
+	default:
+	}
+	select {
+	case e.events <- ev:
+	default:
+		e.dropped.Add(1)
+	}
+}
+
+// AddSource parses and adds a magnet URI, 40-hex info hash or .torrent path.
+func (e *Engine) AddSource(ctx context.Context, source string) (string, error) {
+	src, err := ParseSource(source)
+	if err != nil {
+		return "", err
+	}
+	return src.InfoHash, e.Add(src)
+}
+
+// Add adds a parsed source. Adding a torrent twice is not an error.
+func (e *Engine) Add(src Source) error {
+	if src.spec == nil {
+		return fmt.Errorf("%w: source was not made by ParseSource", ErrBadSource)
+	}
+	e.mu.Lock()
+	_, dup := e.torrents[src.InfoHash]
+	e.mu.Unlock()
+	if dup {
+		return nil
+	}
+	t, _, err := e.cl.AddTorrentSpec(src.spec)
+	if err != nil {
+		return fmt.Errorf("adding %s: %w", src.InfoHash, err)
+	}
+	if e.cfg.MaxConns > 0 {
+		t.SetMaxEstablishedConns(e.cfg.MaxConns)
+	}
+	// Hold data until the metadata has been validated: a magnet's info
+	// dictionary comes from strangers and may try to escape the directory.
+	t.DisallowDataDownload()
+	ts := &torrentState{t: t, src: src, addedAt: time.Now()}
+	e.mu.Lock()
+	e.torrents[src.InfoHash] = ts
+	e.order = append(e.order, src.InfoHash)
+	e.mu.Unlock()
+	e.emit(Event{Kind: EventTorrentAdded, InfoHash: src.InfoHash, Message: fmt.Sprintf("added %s %s", src.Kind, displayName(src))})
+	go e.awaitInfo(ts)
+	return nil
+}
+
+func displayName(src Source) string {
+	if src.Name != "" {
+		return src.Name
+	}
+	return src.InfoHash
+}
+
+func (e *Engine) awaitInfo(ts *torrentState) {
+	select {
+	case <-ts.t.GotInfo():
+	case <-e.ctx.Done():
+		return
+	case <-ts.t.Closed():
+		return
+	}
+	info := ts.t.Info()
+	ih := ts.src.InfoHash
+	if err := validateInfo(info); err != nil {
+		ts.t.Drop()
+		e.mu.Lock()
+		ts.err = "refused metadata: " + err.Error()
+		e.mu.Unlock()
+		e.emit(Event{Kind: EventError, InfoHash: ih, Message: "refused metadata: " + err.Error()})
+		return
+	}
+	e.mu.Lock()
+	ts.gotInfo = true
+	paused := ts.paused
+	e.mu.Unlock()
+	if !paused {
+		ts.t.AllowDataDownload()
+	}
+	ts.t.DownloadAll()
+	e.emit(Event{Kind: EventTorrentMetadata, InfoHash: ih, Message: fmt.Sprintf("metadata for %s: %d files, %s", info.BestName(), len(info.UpvertedFiles()), FormatBytes(info.TotalLength()))})
+}
+
+// AddPeers tells a torrent about peer addresses (the demo's directory, or
+// x.pe peers from the user).
+func (e *Engine) AddPeers(infohash string, addrs []netip.AddrPort) error {
+	ts, err := e.lookup(infohash)
+	if err != nil {
+		return err
+	}
+	pis := make([]torrent.PeerInfo, 0, len(addrs))
+	for _, a := range addrs {
+		pis = append(pis, torrent.PeerInfo{Addr: addrPortAddr(a), Source: torrent.PeerSourceDirect, Trusted: true})
+	}
+	ts.t.AddPeers(pis)
+	return nil
+}
+
+type addrPortAddr netip.AddrPort
+
+func (a addrPortAddr) String() string { return netip.AddrPort(a).String() }
+
+func (e *Engine) lookup(infohash string) (*torrentState, error) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	ts, ok := e.torrents[strings.ToLower(infohash)]
+	if !ok {
+		return nil, fmt.Errorf("no torrent %s", infohash)
+	}
+	return ts, nil
+}
+
+// Pause stops transfers and drops the torrent's connections.
+func (e *Engine) Pause(infohash string) error {
+	ts, err := e.lookup(infohash)
+	if err != nil {
+		return err
+	}
+	e.mu.Lock()
+	already := ts.paused
+	ts.paused = true
+	e.mu.Unlock()
+	if already {
+		return nil
+	}
+	ts.t.DisallowDataDownload()
+	ts.t.DisallowDataUpload()
+	ts.t.SetMaxEstablishedConns(0)
+	return nil
+}
+
+// Resume undoes Pause.
+func (e *Engine) Resume(infohash string) error {
+	ts, err := e.lookup(infohash)
+	if err != nil {
+		return err
+	}
+	e.mu.Lock()
+	was := ts.paused
+	ts.paused = false
+	got := ts.gotInfo
+	e.mu.Unlock()
+	if !was {
+		return nil
+	}
+	conns := e.cfg.MaxConns
+	if conns <= 0 {
+		conns = torrent.NewDefaultClientConfig().EstablishedConnsPerTorrent
+	}
+	ts.t.SetMaxEstablishedConns(conns)
+	ts.t.AllowDataUpload()
+	if got {
+		ts.t.AllowDataDownload()
+	}
+	return nil
+}
+
+// Remove drops a torrent. With deleteData its files are deleted too; the
+// default keeps everything the user downloaded.
+func (e *Engine) Remove(infohash string, deleteData bool) error {
+	ts, err := e.lookup(infohash)
+	if err != nil {
+		return err
+	}
+	var files []string
+	if deleteData && ts.t.Info() != nil {
+		for _, f := range ts.t.Files() {
+			files = append(files, filepath.Join(e.cfg.DataDir, safeFilePath(storage.FilePathMakerOpts{Info: ts.t.Info(), File: fileInfoOf(f)})))
+		}
+	}
+	ts.t.Drop()
+	e.mu.Lock()
+	delete(e.torrents, ts.src.InfoHash)
+	for i, ih := range e.order {
+		if ih == ts.src.InfoHash {
+			e.order = append(e.order[:i:i], e.order[i+1:]...)
+			break
+		}
+	}
+	e.mu.Unlock()
+	var errs []error
+	for _, f := range files {
+		if err := os.Remove(f); err != nil && !errors.Is(err, os.ErrNotExist) {
+			errs = append(errs, err)
+		}
+	}
+	e.emit(Event{Kind: EventTorrentRemoved, InfoHash: ts.src.InfoHash, Message: fmt.Sprintf("removed %s (data %s)", ts.t.Name(), map[bool]string{true: "deleted", false: "kept"}[deleteData])})
+	return errors.Join(errs...)
+}
+
+func fileInfoOf(f *torrent.File) *metainfo.FileInfo {
+	fi := f.FileInfo()
+	return &fi
+}
+
+// SetFilePriority sets how eagerly one file's pieces are fetched.
+func (e *Engine) SetFilePriority(infohash string, file int, p Priority) error {
+	ts, err := e.lookup(infohash)
+	if err != nil {
+		return err
+	}
+	if ts.t.Info() == nil {
+		return errors.New("metadata not yet known")
+	}
+	files := ts.t.Files()
+	if file < 0 || file >= len(files) {
+		return fmt.Errorf("no file %d (torrent has %d)", file, len(files))
+	}
+	var pp types.PiecePriority
+	switch p {
+	case PrioritySkip:
+		pp = types.PiecePriorityNone
+	case PriorityHigh:
+		pp = types.PiecePriorityHigh
+	default:
+		pp = types.PiecePriorityNormal
+	}
+	files[file].SetPriority(pp)
+	return nil
+}
+
+// newLogger routes anacrolix's log: warnings to w, and the one debug line
+// that reveals a holepunch rendezvous we sent (no callback exists for it).
+func (e *Engine) newLogger(w io.Writer) alog.Logger {
+	l := alog.Default.WithNames("swarmscope")
+	l.SetHandlers(logHandler{e: e, w: w})
+	return l.WithFilterLevel(alog.Debug)
+}
+
+type logHandler struct {
+	e *Engine
+	w io.Writer
+}
+
+const rendezvousLogPrefix = "sent ut_holepunch rendezvous message to "
+
+func (h logHandler) Handle(r alog.Record) {
+	if r.Level == alog.Debug {
+		text := r.Text()
+		if strings.HasPrefix(text, rendezvousLogPrefix) {
+			if i := strings.LastIndex(text, " for "); i >= 0 {
+				h.e.emit(Event{Kind: EventHolepunchRendezvous, Peer: text[i+5:], Message: "asked relays to introduce us to " + text[i+5:]})
+			}
+		}
+		return
+	}
+	if h.w != nil && !r.Level.LessThan(alog.Warning) {
+		fmt.Fprintf(h.w, "%s %s: %s\n", time.Now().Format(time.TimeOnly), r.Level.LogString(), r.Text())
+	}
+}

@@ -1,0 +1,408 @@
+package engine
+
+import (
+	"fmt"
+	"net/netip"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/anacrolix/torrent"
+	pp "github.com/anacrolix/torrent/peer_protocol"
+	utHolepunch "github.com/anacrolix/torrent/peer_protocol/ut-holepunch"
+)
+
+// installCallbacks hooks the client. Callbacks run with the client lock
+// held: they only record facts under e.mu and queue events; everything that
+// needs the client lock (Stats) happens on the tick.
+func (e *Engine) installCallbacks(tc *torrent.ClientConfig) {
+	cb := &tc.Callbacks
+	cb.PeerConnAdded = append(cb.PeerConnAdded, e.onPeerConnAdded)
+	cb.PeerConnClosed = e.onPeerConnClosed
+	cb.PeerConnReadExtensionMessage = append(cb.PeerConnReadExtensionMessage, e.onExtensionMessage)
+	cb.StatusUpdated = append(cb.StatusUpdated, e.onStatus)
+}
+
+func (e *Engine) upnpActive() bool {
+	return e.cfg.UPnP != nil && e.cfg.UPnP.Active()
+}
+
+func (e *Engine) onPeerConnAdded(pc *torrent.PeerConn) {
+	now := time.Now()
+	remote := remoteAddrPort(pc)
+	upnp := e.upnpActive()
+	ih := ""
+	if t := pc.Torrent(); t != nil {
+		ih = t.InfoHash().HexString()
+	}
+	e.mu.Lock()
+	origin := classify(connInfo{Discovery: string(pc.Discovery), Remote: remote, At: now}, e.connectSeenLocked, upnp)
+	e.nextID++
+	ps := &peerState{
+		id:        fmt.Sprintf("p%d", e.nextID),
+		ih:        ih,
+		origin:    origin,
+		transport: transportOf(pc.Network),
+		discovery: discoveryOf(string(pc.Discovery)),
+		addr:      pc.RemoteAddr.String(),
+		encrypted: encryptedFlag(pc.String()),
+		since:     now,
+	}
+	e.peers[pc] = ps
+	var resolved *connectRecord
+	if rec := e.connects[remote]; rec != nil && origin == OriginHolepunched && !rec.resolved {
+		rec.resolved = true
+		resolved = rec
+	}
+	e.mu.Unlock()
+	e.emit(Event{Time: now, Kind: EventPeerConnected, InfoHash: ih, Peer: ps.addr, Origin: origin,
+		Message: fmt.Sprintf("%s %s peer %s connected (%s)", origin, ps.transport, ps.addr, ps.discovery)})
+	if resolved != nil {
+		e.emit(Event{Time: now, Kind: EventHolepunchSucceeded, InfoHash: ih, Peer: ps.addr, Origin: origin, Via: resolved.relay,
+			Message: fmt.Sprintf("holepunch to %s via %s succeeded in %s", ps.addr, resolved.relay, now.Sub(resolved.at).Round(time.Millisecond))})
+	}
+}
+
+// encryptedFlag reads the connection flags that PeerConn.String prints:
+// anacrolix keeps its crypto state unexported, and "E" (RC4) or "e" (header
+// obfuscation) in that list is the only public sign of it.
+func encryptedFlag(s string) bool {
+	i := strings.Index(s, "flags=")
+	if i < 0 {
+		return false
+	}
+	rest := s[i+len("flags="):]
+	if j := strings.IndexAny(rest, " ]"); j >= 0 {
+		rest = rest[:j]
+	}
+	for _, f := range strings.Split(rest, ",") {
+		if f == "E" || f == "e" {
+			return true
+		}
+	}
+	return false
+}
+
+func remoteAddrPort(pc *torrent.PeerConn) netip.AddrPort {
+	if pc.RemoteAddr == nil {
+		return netip.AddrPort{}
+	}
+	ap, err := netip.ParseAddrPort(pc.RemoteAddr.String())
+	if err != nil {
+		return netip.AddrPort{}
+	}
+	return netip.AddrPortFrom(ap.Addr().Unmap(), ap.Port())
+}
+
+func (e *Engine) connectSeenLocked(a netip.AddrPort) time.Time {
+	if rec := e.connects[a]; rec != nil {
+		return rec.at
+	}
+	return time.Time{}
+}
+
+func (e *Engine) onPeerConnClosed(pc *torrent.PeerConn) {
+	e.mu.Lock()
+	ps := e.peers[pc]
+	if ps != nil {
+		e.closing = append(e.closing, pc)
+	}
+	e.mu.Unlock()
+	if ps != nil {
+		e.emit(Event{Kind: EventPeerDisconnected, InfoHash: ps.ih, Peer: ps.addr, Origin: ps.origin,
+			Message: fmt.Sprintf("%s peer %s disconnected after %s", ps.origin, ps.addr, time.Since(ps.since).Round(time.Second))})
+	}
+}
+
+func (e *Engine) onExtensionMessage(ev torrent.PeerConnReadExtensionMessageEvent) {
+	pc := ev.PeerConn
+	m := pc.LocalLtepProtocolMap
+	n := int(ev.ExtensionNumber)
+	if m == nil || n < 1 || n > len(m.Index) || m.Index[n-1] != utHolepunch.ExtensionName {
+		return
+	}
+	var msg utHolepunch.Msg
+	if err := msg.UnmarshalBinary(ev.Payload); err != nil {
+		return // anacrolix reports the protocol error itself
+	}
+	from := pc.RemoteAddr.String()
+	ih := ""
+	if t := pc.Torrent(); t != nil {
+		ih = t.InfoHash().HexString()
+	}
+	target := netip.AddrPortFrom(msg.AddrPort.Addr().Unmap(), msg.AddrPort.Port())
+	switch msg.MsgType {
+	case utHolepunch.Rendezvous:
+		e.emit(Event{Kind: EventHolepunchRelayed, InfoHash: ih, Peer: target.String(), Via: from,
+			Message: fmt.Sprintf("relaying: %s asked us to introduce it to %s", from, target)})
+	case utHolepunch.Connect:
+		now := time.Now()
+		e.mu.Lock()
+		e.connects[target] = &connectRecord{at: now, relay: from, ih: ih}
+		e.mu.Unlock()
+		e.emit(Event{Time: now, Kind: EventHolepunchConnect, InfoHash: ih, Peer: target.String(), Via: from,
+			Message: fmt.Sprintf("relay %s says connect to %s: punching", from, target)})
+	case utHolepunch.Error:
+		e.emit(Event{Kind: EventHolepunchError, InfoHash: ih, Peer: target.String(), Via: from,
+			Message: fmt.Sprintf("relay %s cannot introduce us to %s: %v", from, target, msg.ErrCode)})
+	}
+}
+
+func (e *Engine) onStatus(ev torrent.StatusUpdatedEvent) {
+	switch ev.Event {
+	case torrent.TrackerAnnounceSuccessful:
+		e.emit(Event{Kind: EventTrackerAnnounce, InfoHash: ev.InfoHash, Message: "announced to " + ev.Url})
+	case torrent.TrackerAnnounceError:
+		msg := "announce to " + ev.Url + " failed"
+		if ev.Error != nil {
+			msg += ": " + oneLine(ev.Error)
+		}
+		e.emit(Event{Kind: EventTrackerError, InfoHash: ev.InfoHash, Message: msg})
+	}
+}
+
+var _ = pp.ExtensionNumber(0)
+
+func (e *Engine) run() {
+	defer close(e.done)
+	tick := time.NewTicker(e.cfg.Tick)
+	defer tick.Stop()
+	e.sample(time.Now())
+	for {
+		select {
+		case <-e.ctx.Done():
+			return
+		case now := <-tick.C:
+			e.sample(now)
+		}
+	}
+}
+
+// sample reads every counter once and publishes a snapshot. It takes the
+// client lock (through anacrolix calls) and e.mu, never both at once.
+func (e *Engine) sample(now time.Time) {
+	e.mu.Lock()
+	type tref struct {
+		ih string
+		ts *torrentState
+	}
+	refs := make([]tref, 0, len(e.order))
+	for _, ih := range e.order {
+		refs = append(refs, tref{ih, e.torrents[ih]})
+	}
+	closing := e.closing
+	e.closing = nil
+	e.mu.Unlock()
+
+	// Final counts of closed connections: safe now, outside the callback.
+	type final struct {
+		pc       *torrent.PeerConn
+		down, up int64
+	}
+	finals := make([]final, 0, len(closing))
+	for _, pc := range closing {
+		st := pc.Stats()
+		finals = append(finals, final{pc, st.BytesReadData.Int64(), st.BytesWrittenData.Int64()})
+	}
+
+	type peerRead struct {
+		pc       *torrent.PeerConn
+		down, up int64
+		have     int
+		client   string
+	}
+	type torrentRead struct {
+		ref       tref
+		info      bool
+		name      string
+		size      int64
+		completed int64
+		numPieces int
+		stats     torrent.TorrentStats
+		peers     []peerRead
+		files     []FileInfo
+		complete  bool
+	}
+	reads := make([]torrentRead, 0, len(refs))
+	for _, r := range refs {
+		t := r.ts.t
+		tr := torrentRead{ref: r, name: t.Name()}
+		if info := t.Info(); info != nil {
+			tr.info = true
+			tr.size = t.Length()
+			tr.completed = t.BytesCompleted()
+			tr.numPieces = t.NumPieces()
+			tr.complete = t.Complete().Bool()
+			for _, f := range t.Files() {
+				tr.files = append(tr.files, FileInfo{Path: f.DisplayPath(), Size: f.Length(), Completed: f.BytesCompleted(), Priority: priorityOf(f)})
+			}
+		}
+		tr.stats = t.Stats()
+		for _, pc := range t.PeerConns() {
+			st := pc.Stats()
+			name, _ := pc.PeerClientName.Load().(string)
+			tr.peers = append(tr.peers, peerRead{pc, st.BytesReadData.Int64(), st.BytesWrittenData.Int64(), st.RemotePieceCount, name})
+		}
+		reads = append(reads, tr)
+	}
+
+	snap := Snapshot{Time: now, ListenAddr: e.ListenAddr(), UPnPActive: e.upnpActive()}
+	var completedNow []TorrentInfo
+	var failedPunches []Event
+
+	e.mu.Lock()
+	for _, f := range finals {
+		ps := e.peers[f.pc]
+		if ps == nil {
+			continue
+		}
+		p := &e.paths[originIndex(ps.origin)]
+		p.closedDown += f.down
+		p.closedUp += f.up
+		if ts := e.torrents[ps.ih]; ts != nil {
+			ts.closedDown += f.down
+			ts.closedUp += f.up
+		}
+		delete(e.peers, f.pc)
+	}
+	var pathPeers [len(Origins)]int
+	var pathDown, pathUp [len(Origins)]float64
+	var liveDown, liveUp [len(Origins)]int64
+	for _, tr := range reads {
+		ts := tr.ref.ts
+		ti := TorrentInfo{
+			InfoHash:  tr.ref.ih,
+			Name:      tr.name,
+			Size:      tr.size,
+			Completed: tr.completed,
+			AddedAt:   ts.addedAt,
+			Files:     tr.files,
+			Err:       ts.err,
+			ETA:       -1,
+			DownBytes: ts.closedDown,
+			UpBytes:   ts.closedUp,
+		}
+		if ti.Name == "" {
+			ti.Name = displayName(ts.src)
+		}
+		if tr.size > 0 {
+			ti.Progress = float64(tr.completed) / float64(tr.size)
+		}
+		for _, p := range tr.peers {
+			ps := e.peers[p.pc]
+			if ps == nil {
+				continue // closed between reads, or not yet added
+			}
+			ps.down, ps.up = p.down, p.up
+			ps.rate.add(now, p.down, p.up)
+			down, up := ps.rate.rates()
+			prog := 0.0
+			if tr.numPieces > 0 {
+				prog = float64(p.have) / float64(tr.numPieces)
+			}
+			ti.PeerList = append(ti.PeerList, PeerInfo{
+				ID: ps.id, Origin: ps.origin, Transport: ps.transport, Discovery: ps.discovery,
+				Addr: ps.addr, Client: p.client, Encrypted: ps.encrypted, Progress: prog,
+				DownBps: down, UpBps: up, DownBytes: p.down, UpBytes: p.up, Since: ps.since,
+			})
+			ti.Peers.Add(ps.origin, 1)
+			ti.DownBps += down
+			ti.UpBps += up
+			ti.DownBytes += p.down
+			ti.UpBytes += p.up
+			if tr.numPieces > 0 && p.have >= tr.numPieces {
+				ti.Seeds++
+			} else {
+				ti.Leechers++
+			}
+			i := originIndex(ps.origin)
+			pathPeers[i]++
+			pathDown[i] += down
+			pathUp[i] += up
+			liveDown[i] += p.down
+			liveUp[i] += p.up
+		}
+		ti.Known = max(tr.stats.TotalPeers-tr.stats.ActivePeers, 0)
+		switch {
+		case ts.err != "":
+			ti.State = StateError
+		case ts.paused:
+			ti.State = StatePaused
+		case !tr.info:
+			ti.State = StateMetadata
+		case tr.complete:
+			ti.State = StateSeeding
+		default:
+			ti.State = StateDownloading
+		}
+		if ti.State == StateSeeding {
+			ti.ETA = 0
+		} else if ti.DownBps > 0 && tr.info {
+			ti.ETA = time.Duration(float64(tr.size-tr.completed) / ti.DownBps * float64(time.Second))
+		}
+		if tr.complete && !ts.complete {
+			ts.complete = true
+			completedNow = append(completedNow, ti)
+		}
+		sort.Slice(ti.PeerList, func(a, b int) bool { return ti.PeerList[a].Since.Before(ti.PeerList[b].Since) })
+		snap.Torrents = append(snap.Torrents, ti)
+		snap.DownBps += ti.DownBps
+		snap.UpBps += ti.UpBps
+	}
+	snap.Paths = make([]PathStats, len(Origins))
+	for i := range e.paths {
+		p := &e.paths[i]
+		p.push(RateSample{DownBps: pathDown[i], UpBps: pathUp[i]})
+		snap.Paths[i] = PathStats{
+			Origin: p.origin, Peers: pathPeers[i], DownBps: pathDown[i], UpBps: pathUp[i],
+			DownBytes: p.closedDown + liveDown[i], UpBytes: p.closedUp + liveUp[i],
+			History: p.historyCopy(),
+		}
+	}
+	for addr, rec := range e.connects {
+		if now.Sub(rec.at) <= HolepunchWindow {
+			continue
+		}
+		if !rec.resolved {
+			failedPunches = append(failedPunches, Event{Time: now, Kind: EventHolepunchFailed, InfoHash: rec.ih, Peer: addr.String(), Via: rec.relay,
+				Message: fmt.Sprintf("holepunch to %s via %s failed: no connection within %s; %s", addr, rec.relay, HolepunchWindow, punchFailureReason(e.natHint))})
+		}
+		delete(e.connects, addr)
+	}
+	e.mu.Unlock()
+
+	for _, ev := range failedPunches {
+		e.emit(ev)
+	}
+	for _, ti := range completedNow {
+		e.emit(Event{Time: now, Kind: EventTorrentCompleted, InfoHash: ti.InfoHash, Message: fmt.Sprintf("%s complete: %s verified", ti.Name, FormatBytes(ti.Size))})
+	}
+	e.latest.Store(&snap)
+	select {
+	case <-e.snaps:
+	default:
+	}
+	e.snaps <- snap
+}
+
+// punchFailureReason explains a failed holepunch from what we know of our
+// own NAT; the other side's NAT is not visible from here.
+func punchFailureReason(natType string) string {
+	switch natType {
+	case "symmetric":
+		return "our NAT is symmetric: it gives each destination a new port, so the port the relay saw is not the one the peer must hit"
+	case "":
+		return "a NAT on the path dropped the packets (a symmetric NAT on either side defeats holepunching)"
+	}
+	return "our NAT (" + natType + ") keeps one mapping per socket, so the peer's NAT likely dropped the packets (a symmetric NAT defeats holepunching)"
+}
+
+func priorityOf(f *torrent.File) Priority {
+	switch p := f.Priority(); {
+	case p == 0:
+		return PrioritySkip
+	case p > 1:
+		return PriorityHigh
+	}
+	return PriorityNormal
+}
