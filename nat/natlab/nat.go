@@ -112,6 +112,7 @@ type NAT struct {
 	inner    *Network
 	publicIP netip.Addr
 	link     *link
+	self     *Host // the router's own LAN address, nil for firewalls
 	byOut    map[outKey]*mapping
 	byExt    map[netip.AddrPort]*mapping
 	forwards map[uint16]*Forward // UDP forwards by external port
@@ -147,6 +148,10 @@ func (r *NAT) PublicIP() netip.Addr {
 
 // Config returns the router's behaviour.
 func (r *NAT) Config() NATConfig { return r.cfg }
+
+// Host is the router's own address on its LAN, where services of the router
+// itself (a UPnP gateway) listen. It is nil for a firewall.
+func (r *NAT) Host() *Host { return r.self }
 
 // Inside is the LAN behind the router.
 func (r *NAT) Inside() *Network { return r.inner }

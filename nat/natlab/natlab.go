@@ -166,9 +166,12 @@ func (n *Network) AddNAT(name string, cfg NATConfig) (*NAT, error) {
 		inner.prefix = netip.Prefix{}
 	} else {
 		inner.prefix = cfg.LAN
-		inner.next = cfg.LAN.Masked().Addr().Next() // .1 is the router
-		inner.owners[inner.next] = r
-		inner.next = inner.next.Next()
+		// .1 is the router itself, a host on its LAN where gateway services
+		// such as the UPnP responder listen.
+		lanIP := cfg.LAN.Masked().Addr().Next()
+		r.self = &Host{in: n.in, name: name, net: inner, addrs: []netip.Addr{lanIP}, link: newLink(LinkConfig{}), socks: map[netip.AddrPort]*udpConn{}}
+		inner.owners[lanIP] = r.self
+		inner.next = lanIP.Next()
 	}
 	r.inner = inner
 	n.in.nets = append(n.in.nets, inner)
@@ -241,12 +244,19 @@ func (n *Network) route(p *packet, t time.Time, hops int) {
 		return
 	}
 	if o := n.owners[p.dst.Addr()]; o != nil {
-		if r, ok := o.(*NAT); ok && r.inner == n {
-			// The LAN address of the router itself: nothing listens there.
-			n.in.stats.Dropped++
-			return
-		}
 		o.arrive(p, t)
+		return
+	}
+	if p.dst.Addr().IsMulticast() {
+		// Link-local multicast (SSDP): every other host on this network
+		// hears it; it never crosses a router.
+		seen := map[*Host]bool{}
+		for _, o := range n.owners {
+			if h, ok := o.(*Host); ok && !seen[h] && !h.hasAddr(p.src.Addr()) {
+				seen[h] = true
+				h.arrive(p, t)
+			}
+		}
 		return
 	}
 	if n.router != nil {
