@@ -34,6 +34,10 @@ const (
 	BehaviorAddressDependent        Behavior = "address-dependent"
 	BehaviorAddressAndPortDependent Behavior = "address-and-port-dependent"
 	BehaviorNone                    Behavior = "none" // no NAT: the local address is public
+	// BehaviorEndpointDependent: the mapping changes with the destination,
+	// but the evidence (plain servers on different IPs) cannot say whether
+	// the port matters too. Either way the NAT is symmetric.
+	BehaviorEndpointDependent Behavior = "endpoint-dependent"
 )
 
 // Type is the classic (RFC 3489 era) NAT name derived from the behaviours.
@@ -71,6 +75,9 @@ type ServerResult struct {
 	MappedAddr string  `json:"mapped_addr,omitempty"`
 	RFC5780    bool    `json:"rfc5780"`
 	Error      string  `json:"error,omitempty"`
+	// Protocol is what the server speaks: "rfc5780" (OTHER-ADDRESS),
+	// "rfc3489" (MAPPED/CHANGED-ADDRESS, e.g. stund) or "rfc5389" (plain).
+	Protocol string `json:"protocol,omitempty"`
 }
 
 // Mapping is one UPnP port mapping swarmscope holds.
@@ -113,4 +120,14 @@ type Report struct {
 	DoubleNAT     bool           `json:"double_nat"`
 	Reachable     Reachability   `json:"reachable"`
 	DurationMs    float64        `json:"duration_ms"`
+
+	// ProbedPort is the local UDP port whose mapping was measured.
+	ProbedPort int `json:"probed_port"`
+	// SharedSocket is true when the probe ran on the caller's own socket
+	// (the torrent client's), so PublicAddr is exactly what peers see.
+	SharedSocket bool `json:"shared_socket"`
+	// CGNAT is true when an address on the path is in 100.64.0.0/10.
+	CGNAT bool `json:"cgnat"`
+	// Notes explain unknown or surprising results, one sentence each.
+	Notes []string `json:"notes,omitempty"`
 }

@@ -1,0 +1,244 @@
+package nat
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/netip"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/swarmscope/swarmscope/nat/upnp"
+)
+
+// Options configures Check. The zero value plus Servers probes from a fresh
+// OS socket and tries UPnP over SSDP.
+type Options struct {
+	// Servers are STUN servers as host:port. At least one is required.
+	Servers []string
+	// Listener opens probe sockets; default OSNet{}.
+	Listener PacketListener
+	// LocalIP is the address probe sockets bind to ("" = all).
+	LocalIP string
+	// LocalPort is the local port of the primary probe socket (0 = any).
+	// It is also the port UPnP maps.
+	LocalPort int
+	// Conn, if set, is probed instead of a fresh socket: the torrent
+	// client's own UDP socket, whose public endpoint is what peers see.
+	// Check reads Conn itself for the duration of the probe unless
+	// ConnReader is set.
+	Conn net.PacketConn
+	// ConnReader lets the owner of Conn keep reading it: Check registers a
+	// deliver function, the owner passes it every datagram (deliver reports
+	// whether the datagram was a STUN answer for Check), and Check calls the
+	// returned unregister function when done.
+	ConnReader func(deliver func(b []byte, from net.Addr) bool) (unregister func())
+	// Resolve turns host:port into a UDP address; default: DNS, IPv4.
+	Resolve func(ctx context.Context, hostport string) (*net.UDPAddr, error)
+	// Timeout bounds the whole check (default 5 s).
+	Timeout time.Duration
+
+	// NoUPnP skips UPnP entirely.
+	NoUPnP bool
+	// KeepMapping leaves the UPnP mapping on the gateway after Check (it
+	// then lasts until its lease runs out); otherwise it is removed.
+	KeepMapping bool
+	// UPnPSource finds the gateway; default upnp.SSDP(1 s).
+	UPnPSource upnp.Source
+	// UPnPInternalIP overrides the address the gateway forwards to.
+	UPnPInternalIP string
+	// UPnP, if set, is a mapper the caller runs (the engine): Check reads
+	// its state instead of mapping anything itself.
+	UPnP *upnp.Mapper
+	// OnUPnPEvent receives UPnP state changes of Check's own mapper.
+	OnUPnPEvent func(upnp.Event)
+}
+
+// Check measures the NAT: STUN discovery against all servers in parallel,
+// UPnP mapping alongside it, then the verdict. It returns an error only for
+// unusable options or when no probe socket can be opened; everything the
+// network does wrong ends up in the report.
+func Check(ctx context.Context, opts Options) (Report, error) {
+	start := time.Now()
+	rep := Report{Time: start, Mapping: BehaviorUnknown, Filtering: BehaviorUnknown, NATType: TypeUnknown, UPnP: UPnPReport{Mappings: []Mapping{}}}
+	if len(opts.Servers) == 0 {
+		return rep, errors.New("nat: no STUN servers given")
+	}
+	if opts.LocalPort < 0 || opts.LocalPort > 65535 {
+		return rep, fmt.Errorf("nat: bad local port %d", opts.LocalPort)
+	}
+	if opts.Listener == nil {
+		opts.Listener = OSNet{}
+	}
+	if opts.Timeout <= 0 {
+		opts.Timeout = 5 * time.Second
+	}
+	if opts.Resolve == nil {
+		opts.Resolve = resolveUDP4
+	}
+	ctx, cancel := context.WithTimeout(ctx, opts.Timeout)
+	defer cancel()
+
+	p := &prober{opts: &opts, resolve: opts.Resolve}
+	a, err := p.primarySocket(ctx)
+	if err != nil {
+		return rep, err
+	}
+	local := udpAddrOf(a.conn.LocalAddr())
+	if local != nil {
+		rep.ProbedPort = local.Port
+	}
+	rep.SharedSocket = opts.Conn != nil
+
+	var wg sync.WaitGroup
+	var mapper *upnp.Mapper
+	if !opts.NoUPnP && opts.UPnP == nil && rep.ProbedPort != 0 {
+		src := opts.UPnPSource
+		if src == nil {
+			src = upnp.SSDP(time.Second)
+		}
+		mapper = upnp.New(upnp.Config{Source: src, Port: rep.ProbedPort, InternalIP: opts.UPnPInternalIP, OnEvent: opts.OnUPnPEvent})
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			// Start's failures are in mapper.Report().
+			_ = mapper.Start(ctx)
+		}()
+	}
+
+	res, derr := p.discover(ctx, a)
+	a.close()
+	wg.Wait()
+	if mapper != nil {
+		rep.UPnP = upnpReport(mapper.Report())
+		if opts.KeepMapping {
+			mapper.Detach()
+			if len(rep.UPnP.Mappings) > 0 {
+				rep.Notes = append(rep.Notes, "UPnP mapping kept on the gateway until its lease runs out")
+			}
+		} else if err := mapper.Close(); err != nil {
+			rep.Notes = append(rep.Notes, "removing the UPnP mapping: "+err.Error())
+		}
+	} else if opts.UPnP != nil {
+		rep.UPnP = upnpReport(opts.UPnP.Report())
+	} else if opts.NoUPnP {
+		rep.UPnP.Error = "skipped (--no-upnp)"
+	}
+	if derr != nil {
+		return rep, derr
+	}
+
+	rep.Servers = res.servers
+	rep.Notes = append(rep.Notes, res.notes...)
+	rep.Hairpin = res.hairpin
+	rep.PortPreserved = res.portPreserved
+	rep.Filtering = res.filtering
+	rep.Mapping = res.mapping
+	localIP := p.localIP(local, res)
+	if local != nil {
+		rep.LocalAddr = net.JoinHostPort(localIP.String(), strconv.Itoa(local.Port))
+	}
+	if res.mapped != nil {
+		rep.PublicAddr = res.mapped.String()
+		rep.BehindNAT = !isOwnIP(opts.Listener, localIP, res.mapped.IP)
+		if !rep.BehindNAT {
+			rep.Mapping = BehaviorNone
+		}
+	}
+	if !res.anyAnswer {
+		rep.Notes = append(rep.Notes, fmt.Sprintf("no STUN server answered within %.1f s", time.Since(start).Seconds()))
+	}
+	rep.Judge()
+	rep.DurationMs = float64(time.Since(start).Microseconds()) / 1000
+	return rep, nil
+}
+
+// localIP is the probe socket's address; for a wildcard OS socket, the
+// address the kernel picks toward the first server that answered (found
+// without sending anything).
+func (p *prober) localIP(local *net.UDPAddr, res *stunResult) net.IP {
+	if local == nil {
+		return net.IPv4zero
+	}
+	if !local.IP.IsUnspecified() && local.IP != nil {
+		return local.IP
+	}
+	if _, ok := p.opts.Listener.(OSNet); !ok {
+		return local.IP
+	}
+	for _, s := range res.servers {
+		if s.Error != "" {
+			continue
+		}
+		if addr, err := p.resolve(context.Background(), s.Address); err == nil {
+			if c, err := net.DialUDP("udp4", nil, addr); err == nil {
+				ip := c.LocalAddr().(*net.UDPAddr).IP
+				_ = c.Close()
+				return ip
+			}
+		}
+	}
+	return local.IP
+}
+
+// isOwnIP: is the public IP one of ours, i.e. no NAT in between?
+func isOwnIP(l PacketListener, local, public net.IP) bool {
+	if local != nil && local.Equal(public) {
+		return true
+	}
+	if _, ok := l.(OSNet); !ok {
+		return false
+	}
+	addrs, err := net.InterfaceAddrs()
+	if err != nil {
+		return false
+	}
+	for _, a := range addrs {
+		if ipn, ok := a.(*net.IPNet); ok && ipn.IP.Equal(public) {
+			return true
+		}
+	}
+	return false
+}
+
+func upnpReport(r upnp.Report) UPnPReport {
+	out := UPnPReport{Found: r.Found, Device: r.Device, Service: r.Service, ExternalIP: r.ExternalIP, Error: r.Error, Mappings: []Mapping{}}
+	now := time.Now()
+	for _, m := range r.Mappings {
+		out.Mappings = append(out.Mappings, Mapping{
+			Proto:        m.Proto,
+			ExternalPort: m.ExternalPort,
+			Internal:     net.JoinHostPort(m.InternalIP, strconv.Itoa(m.InternalPort)),
+			LeaseS:       int(m.Remaining(now).Round(time.Second) / time.Second),
+		})
+	}
+	return out
+}
+
+// resolveUDP4 resolves host:port to an IPv4 UDP address.
+func resolveUDP4(ctx context.Context, hostport string) (*net.UDPAddr, error) {
+	host, portS, err := net.SplitHostPort(hostport)
+	if err != nil {
+		return nil, fmt.Errorf("bad server address %q: %w", hostport, err)
+	}
+	port, err := strconv.Atoi(portS)
+	if err != nil || port <= 0 || port > 65535 {
+		return nil, fmt.Errorf("bad port in %q", hostport)
+	}
+	if ip, err := netip.ParseAddr(host); err == nil {
+		if !ip.Unmap().Is4() {
+			return nil, fmt.Errorf("%s: only IPv4 servers are supported", hostport)
+		}
+		return net.UDPAddrFromAddrPort(netip.AddrPortFrom(ip.Unmap(), uint16(port))), nil
+	}
+	ips, err := net.DefaultResolver.LookupNetIP(ctx, "ip4", host)
+	if err != nil {
+		return nil, fmt.Errorf("resolve %s: %w", host, err)
+	}
+	if len(ips) == 0 {
+		return nil, fmt.Errorf("resolve %s: no IPv4 address", host)
+	}
+	return net.UDPAddrFromAddrPort(netip.AddrPortFrom(ips[0].Unmap(), uint16(port))), nil
+}

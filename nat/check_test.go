@@ -1,0 +1,214 @@
+package nat_test
+
+import (
+	"context"
+	"net"
+	"net/netip"
+	"testing"
+	"time"
+
+	"github.com/swarmscope/swarmscope/nat"
+	"github.com/swarmscope/swarmscope/nat/natlab"
+	"github.com/swarmscope/swarmscope/nat/stunserver"
+)
+
+// loopbackServer runs an in-process STUN server on 127.0.0.1 and 127.0.0.2
+// and returns its primary address.
+func loopbackServer(t testing.TB, opts ...stunserver.Option) string {
+	t.Helper()
+	conns, err := stunserver.ListenUDP("127.0.0.1", "127.0.0.2")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- stunserver.New(conns, opts...).Serve(ctx) }()
+	t.Cleanup(func() {
+		cancel()
+		<-done
+	})
+	return conns[0][0].LocalAddr().String()
+}
+
+func TestCheckLoopbackOpen(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		opts []stunserver.Option
+		// RFC 3489 servers still run every test.
+		wantProto string
+	}{
+		{"rfc5780", nil, "rfc5780"},
+		{"rfc3489", []stunserver.Option{stunserver.RFC3489Only()}, "rfc3489"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			srv := loopbackServer(t, tc.opts...)
+			rep, err := nat.Check(context.Background(), nat.Options{Servers: []string{srv}, LocalIP: "127.0.0.1", NoUPnP: true, Timeout: 20 * time.Second})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if rep.BehindNAT || rep.NATType != nat.TypeOpen || rep.Filtering != nat.BehaviorEndpointIndependent || rep.Mapping != nat.BehaviorNone {
+				t.Fatalf("got behind=%v type=%s mapping=%s filtering=%s notes=%v", rep.BehindNAT, rep.NATType, rep.Mapping, rep.Filtering, rep.Notes)
+			}
+			if rep.Reachable.Verdict != nat.VerdictPublic {
+				t.Fatalf("verdict %s", rep.Reachable.Verdict)
+			}
+			if rep.Hairpin == nil || !*rep.Hairpin || rep.PortPreserved == nil || !*rep.PortPreserved {
+				t.Fatalf("hairpin %v preserved %v", rep.Hairpin, rep.PortPreserved)
+			}
+			if len(rep.Servers) != 1 || rep.Servers[0].Protocol != tc.wantProto || rep.Servers[0].MappedAddr != rep.PublicAddr || rep.LocalAddr != rep.PublicAddr {
+				t.Fatalf("servers %+v local %s public %s", rep.Servers, rep.LocalAddr, rep.PublicAddr)
+			}
+		})
+	}
+}
+
+// A plain server (no second address) gives the public endpoint but no
+// behaviour: the result must say unknown, not guess.
+func TestCheckPlainServerUnknown(t *testing.T) {
+	srv := loopbackServer(t, stunserver.NoOtherAddress())
+	rep, err := nat.Check(context.Background(), nat.Options{Servers: []string{srv}, LocalIP: "127.0.0.1", NoUPnP: true, Timeout: 20 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.PublicAddr == "" || rep.Filtering != nat.BehaviorUnknown || rep.NATType != nat.TypeUnknown {
+		t.Fatalf("public %q filtering %s type %s", rep.PublicAddr, rep.Filtering, rep.NATType)
+	}
+}
+
+// A server that advertises OTHER-ADDRESS but ignores CHANGE-REQUEST must
+// not make the filter look strict.
+func TestCheckIgnoredChangeRequest(t *testing.T) {
+	srv := loopbackServer(t, stunserver.IgnoreChangeRequest())
+	rep, err := nat.Check(context.Background(), nat.Options{Servers: []string{srv}, LocalIP: "127.0.0.1", NoUPnP: true, Timeout: 20 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.Filtering != nat.BehaviorUnknown || rep.NATType != nat.TypeUnknown {
+		t.Fatalf("filtering %s type %s notes %v", rep.Filtering, rep.NATType, rep.Notes)
+	}
+}
+
+func TestCheckUDPBlocked(t *testing.T) {
+	// A bound socket that never answers.
+	dead, err := net.ListenPacket("udp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer dead.Close()
+	rep, err := nat.Check(context.Background(), nat.Options{Servers: []string{dead.LocalAddr().String()}, LocalIP: "127.0.0.1", NoUPnP: true, Timeout: 5 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.NATType != nat.TypeUDPBlocked || rep.Servers[0].Error == "" || rep.Reachable.Verdict != nat.VerdictUnknown {
+		t.Fatalf("%+v", rep)
+	}
+}
+
+func TestCheckBadOptions(t *testing.T) {
+	if _, err := nat.Check(context.Background(), nat.Options{}); err == nil {
+		t.Fatal("no servers accepted")
+	}
+	rep, err := nat.Check(context.Background(), nat.Options{Servers: []string{"nonsense", "[::1]:3478", "127.0.0.1:0"}, LocalIP: "127.0.0.1", NoUPnP: true, Timeout: 3 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range rep.Servers {
+		if s.Error == "" {
+			t.Fatalf("%+v accepted", s)
+		}
+	}
+}
+
+// The behaviour matrix on the simulated internet: every RFC 4787 mapping x
+// filtering combination, a firewall, blocked UDP and no NAT.
+func TestCheckNatlabMatrix(t *testing.T) {
+	behaviours := []nat.Behavior{nat.BehaviorEndpointIndependent, nat.BehaviorAddressDependent, nat.BehaviorAddressAndPortDependent}
+	type tc struct {
+		name      string
+		cfg       *natlab.NATConfig
+		want      nat.Type
+		mapping   nat.Behavior
+		filtering nat.Behavior
+		verdict   nat.Verdict
+	}
+	var cases []tc
+	for _, m := range behaviours {
+		for _, f := range behaviours {
+			want := nat.TypeSymmetric
+			verdict := nat.VerdictOutboundOnly
+			if m == nat.BehaviorEndpointIndependent {
+				want = map[nat.Behavior]nat.Type{
+					nat.BehaviorEndpointIndependent:     nat.TypeFullCone,
+					nat.BehaviorAddressDependent:        nat.TypeRestrictedCone,
+					nat.BehaviorAddressAndPortDependent: nat.TypePortRestrictedCone,
+				}[f]
+				if f == nat.BehaviorEndpointIndependent {
+					verdict = nat.VerdictFullCone
+				}
+			}
+			cases = append(cases, tc{name: string(m) + "/" + string(f), cfg: &natlab.NATConfig{Mapping: m, Filtering: f, PortPreservation: true, Hairpinning: true}, want: want, mapping: m, filtering: f, verdict: verdict})
+		}
+	}
+	fw, _ := natlab.Preset(nat.TypeSymmetricFirewall)
+	blocked, _ := natlab.Preset(nat.TypeUDPBlocked)
+	cases = append(cases,
+		tc{name: "firewall", cfg: &fw, want: nat.TypeSymmetricFirewall, mapping: nat.BehaviorNone, filtering: nat.BehaviorAddressAndPortDependent, verdict: nat.VerdictOutboundOnly},
+		tc{name: "blocked", cfg: &blocked, want: nat.TypeUDPBlocked, mapping: nat.BehaviorUnknown, filtering: nat.BehaviorUnknown, verdict: nat.VerdictUnknown},
+		tc{name: "public", want: nat.TypeOpen, mapping: nat.BehaviorNone, filtering: nat.BehaviorEndpointIndependent, verdict: nat.VerdictPublic},
+	)
+	for i, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			t.Parallel()
+			in := natlab.New(uint64(i + 1))
+			link := natlab.LinkConfig{Latency: 5 * time.Millisecond}
+			srvHost, err := in.Public().AddHost("stun", link, netip.MustParseAddr("203.0.113.10"), netip.MustParseAddr("203.0.113.11"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			var conns [2][2]net.PacketConn
+			for x, ip := range []string{"203.0.113.10", "203.0.113.11"} {
+				for y, port := range []string{"3478", "3479"} {
+					conns[x][y], err = srvHost.ListenPacket(context.Background(), "udp4", ip+":"+port)
+					if err != nil {
+						t.Fatal(err)
+					}
+				}
+			}
+			ctx, cancel := context.WithCancel(context.Background())
+			defer cancel()
+			go stunserver.New(conns).Serve(ctx)
+
+			var client *natlab.Host
+			if c.cfg == nil {
+				client, err = in.Public().AddHost("client", link, netip.MustParseAddr("198.18.0.5"))
+			} else {
+				var r *natlab.NAT
+				r, err = in.Public().AddNAT("router", *c.cfg)
+				if err == nil {
+					client, err = r.AddHost("client", natlab.LinkConfig{})
+				}
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			rep, err := nat.Check(ctx, nat.Options{Servers: []string{"203.0.113.10:3478"}, Listener: client, LocalPort: 6881, NoUPnP: true, Timeout: 5 * time.Second})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if rep.NATType != c.want || rep.Mapping != c.mapping || rep.Filtering != c.filtering || rep.Reachable.Verdict != c.verdict {
+				t.Fatalf("got type=%s mapping=%s filtering=%s verdict=%s, want %s %s %s %s; notes %v", rep.NATType, rep.Mapping, rep.Filtering, rep.Reachable.Verdict, c.want, c.mapping, c.filtering, c.verdict, rep.Notes)
+			}
+			if c.cfg != nil && !c.cfg.Firewall && !c.cfg.BlockUDP {
+				if !rep.BehindNAT || rep.ProbedPort != 6881 || rep.PortPreserved == nil || !*rep.PortPreserved {
+					t.Fatalf("behind %v port %d preserved %v", rep.BehindNAT, rep.ProbedPort, rep.PortPreserved)
+				}
+				// Hairpinning is only testable when the looped packet
+				// can pass the filter.
+				testable := c.mapping == nat.BehaviorEndpointIndependent || c.filtering == nat.BehaviorEndpointIndependent
+				if testable && (rep.Hairpin == nil || !*rep.Hairpin) || !testable && rep.Hairpin != nil {
+					t.Fatalf("hairpin %v (testable %v)", rep.Hairpin, testable)
+				}
+			}
+		})
+	}
+}

@@ -1,0 +1,552 @@
+package nat
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/swarmscope/swarmscope/nat/stun"
+)
+
+// Discovery timing. Phase one (finding any server) uses the RFC 5389 RTO of
+// 500 ms, doubling; phase two scales its retransmissions to the RTT measured
+// in phase one, so a negative answer ("the NAT filtered it") costs a bounded
+// few RTTs rather than the RFC's 39.5 s.
+const (
+	initialRTO      = 500 * time.Millisecond
+	phase1Limit     = 4 * time.Second
+	minPhase2RTO    = 100 * time.Millisecond
+	maxPhase2RTO    = 500 * time.Millisecond
+	phase2Attempts  = 3
+	lateServerGrace = 300 * time.Millisecond
+)
+
+// stunResult is the outcome of STUN discovery, before UPnP and the verdict.
+type stunResult struct {
+	servers       []ServerResult
+	local         *net.UDPAddr
+	mapped        *net.UDPAddr
+	mapping       Behavior
+	filtering     Behavior
+	portPreserved *bool
+	hairpin       *bool
+	notes         []string
+	anyAnswer     bool
+}
+
+// prober holds one discovery run's shared state.
+type prober struct {
+	opts    *Options
+	resolve func(ctx context.Context, hostport string) (*net.UDPAddr, error)
+}
+
+// server is one configured STUN server and its answer to test I.
+type server struct {
+	name string
+	addr *net.UDPAddr
+	resp *stun.Response
+	err  error
+}
+
+// behaviourServer is a server able to answer from a second address.
+type behaviourServer struct {
+	primary *net.UDPAddr
+	other   *net.UDPAddr // OTHER-ADDRESS or CHANGED-ADDRESS
+	// ipChange is false when the "other" address shares the primary's IP:
+	// then only port-change tests are meaningful.
+	ipChange bool
+}
+
+// sock is one probing socket with its STUN client.
+type sock struct {
+	conn   net.PacketConn
+	client *stun.Client
+	owned  bool // we opened it, so we close it
+	unreg  func()
+}
+
+func (s *sock) close() {
+	if s.unreg != nil {
+		s.unreg()
+	}
+	s.client.Close()
+	if s.owned {
+		_ = s.conn.Close()
+	}
+}
+
+func (p *prober) listen(ctx context.Context, port int) (*sock, error) {
+	addr := net.JoinHostPort(p.opts.LocalIP, strconv.Itoa(port))
+	c, err := p.opts.Listener.ListenPacket(ctx, "udp4", addr)
+	if err != nil {
+		return nil, fmt.Errorf("open UDP socket on %s: %w", addr, err)
+	}
+	return &sock{conn: c, client: stun.NewClient(c), owned: true}, nil
+}
+
+// primarySocket is the socket whose public endpoint matters: the caller's
+// own socket when given, else a fresh one on LocalPort.
+func (p *prober) primarySocket(ctx context.Context) (*sock, error) {
+	if p.opts.Conn == nil {
+		return p.listen(ctx, p.opts.LocalPort)
+	}
+	if p.opts.ConnReader == nil {
+		return &sock{conn: p.opts.Conn, client: stun.NewClient(p.opts.Conn)}, nil
+	}
+	cl := stun.NewSharedClient(p.opts.Conn)
+	return &sock{conn: p.opts.Conn, client: cl, unreg: p.opts.ConnReader(cl.Deliver)}, nil
+}
+
+// discover runs all STUN tests; a is the primary socket (closed by the
+// caller).
+func (p *prober) discover(ctx context.Context, a *sock) (*stunResult, error) {
+	res := &stunResult{mapping: BehaviorUnknown, filtering: BehaviorUnknown}
+	res.local = udpAddrOf(a.conn.LocalAddr())
+
+	servers := p.phase1(ctx, a)
+	var rtt time.Duration
+	for _, s := range servers {
+		sr := ServerResult{Address: s.name}
+		if s.err != nil {
+			sr.Error = s.err.Error()
+		} else {
+			res.anyAnswer = true
+			sr.RTTms = float64(s.resp.RTT.Microseconds()) / 1000
+			sr.MappedAddr = s.resp.Mapped.String()
+			sr.RFC5780 = s.resp.OtherRFC5780 && s.resp.Other != nil
+			sr.Protocol = protocolOf(s.resp)
+			if rtt == 0 || s.resp.RTT > rtt {
+				rtt = s.resp.RTT
+			}
+		}
+		res.servers = append(res.servers, sr)
+	}
+	if !res.anyAnswer {
+		return res, nil
+	}
+
+	first := firstAnswer(servers)
+	res.mapped = first.resp.Mapped
+	for _, s := range servers {
+		if s.err == nil && !stun.SameAddr(s.resp.Mapped, first.resp.Mapped) && !s.resp.Mapped.IP.Equal(first.resp.Mapped.IP) {
+			res.notes = append(res.notes, fmt.Sprintf("servers disagree on the public IP (%s says %s): several uplinks or a load-balancing NAT", s.name, s.resp.Mapped.IP))
+			break
+		}
+	}
+
+	rto := min(max(3*rtt, minPhase2RTO), maxPhase2RTO)
+	bs, bsServer := pickBehaviourServer(servers, &res.notes)
+
+	var (
+		wg                   sync.WaitGroup
+		mapping5780          = BehaviorUnknown
+		filtering            = BehaviorUnknown
+		hairpin              *bool
+		filterMapped         []*net.UDPAddr
+		filterNotes, mapNote []string
+	)
+	if bs != nil {
+		wg.Add(2)
+		go func() {
+			defer wg.Done()
+			mapping5780, mapNote = p.mappingTest(ctx, a, bs, bsServer.resp.Mapped, rto)
+		}()
+		go func() {
+			defer wg.Done()
+			filtering, filterMapped, filterNotes = p.filteringTest(ctx, bs, rto)
+		}()
+	}
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		hairpin = p.hairpinTest(ctx, a, res.mapped, rto)
+	}()
+	wg.Wait()
+	res.notes = append(res.notes, mapNote...)
+	res.notes = append(res.notes, filterNotes...)
+	res.hairpin = hairpin
+	res.filtering = filtering
+
+	multi := compareMappings(servers)
+	res.mapping = combineMapping(mapping5780, multi, &res.notes)
+	if hairpin != nil && !*hairpin && res.mapping != BehaviorEndpointIndependent && res.filtering != BehaviorEndpointIndependent {
+		// Under a destination-dependent (or unknown) mapping the looped
+		// packet gets a new source port that the filter drops, so silence
+		// says nothing about hairpin support.
+		res.hairpin = nil
+		res.notes = append(res.notes, "hairpinning cannot be tested through this NAT's mapping and filtering")
+	}
+
+	// Port preservation over every socket we saw through the NAT.
+	res.portPreserved = portPreservation(res.local, res.mapped, filterMapped)
+	return res, nil
+}
+
+// phase1 sends test I (a plain Binding request) to every server in
+// parallel from the primary socket. Once one server has answered, slower
+// ones get a short grace period rather than the whole budget, so one dead
+// server does not stall the report.
+func (p *prober) phase1(ctx context.Context, a *sock) []*server {
+	servers := make([]*server, len(p.opts.Servers))
+	ctx1, cancel := context.WithTimeout(ctx, phase1Limit)
+	defer cancel()
+	var wg sync.WaitGroup
+	answered := make(chan time.Duration, len(servers))
+	for i, name := range p.opts.Servers {
+		s := &server{name: name}
+		servers[i] = s
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			s.addr, s.err = p.resolve(ctx1, name)
+			if s.err != nil {
+				return
+			}
+			s.resp, s.err = a.client.Do(ctx1, stun.Request{To: s.addr, RTO: initialRTO, Attempts: 7})
+			if s.err == nil {
+				answered <- s.resp.RTT
+			} else {
+				s.err = describe(s.err, ctx1)
+			}
+		}()
+	}
+	all := make(chan struct{})
+	go func() { wg.Wait(); close(all) }()
+	select {
+	case <-all:
+		return servers
+	case r := <-answered:
+		grace := max(lateServerGrace, 4*r)
+		t := time.NewTimer(grace)
+		defer t.Stop()
+		select {
+		case <-all:
+		case <-t.C:
+			cancel()
+			<-all
+		}
+	case <-ctx1.Done():
+		<-all
+	}
+	return servers
+}
+
+func describe(err error, ctx context.Context) error {
+	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) || errors.Is(err, stun.ErrTimeout) {
+		if ctx.Err() != nil || errors.Is(err, stun.ErrTimeout) {
+			return errors.New("no response")
+		}
+	}
+	return err
+}
+
+func firstAnswer(servers []*server) *server {
+	for _, s := range servers {
+		if s.err == nil {
+			return s
+		}
+	}
+	return nil
+}
+
+func protocolOf(r *stun.Response) string {
+	switch {
+	case r.Other != nil && r.OtherRFC5780:
+		return "rfc5780"
+	case r.Other != nil:
+		return "rfc3489"
+	case r.XOR:
+		return "rfc5389"
+	default:
+		return "rfc3489"
+	}
+}
+
+// pickBehaviourServer chooses the server for the RFC 5780 tests: the first
+// whose second address differs in IP and port, else one that differs in
+// port only (port tests still work). A "second address" equal to the
+// primary, or on the same IP and port, is no second address at all.
+func pickBehaviourServer(servers []*server, notes *[]string) (*behaviourServer, *server) {
+	var portOnly *server
+	for _, s := range servers {
+		if s.err != nil || s.resp.Other == nil {
+			continue
+		}
+		o := s.resp.Other
+		if o.IP.IsUnspecified() || o.IP.IsMulticast() {
+			*notes = append(*notes, fmt.Sprintf("%s advertises an unusable second address %s", s.name, o))
+			continue
+		}
+		sameIP := o.IP.Equal(s.addr.IP)
+		if !sameIP && o.Port != s.addr.Port {
+			return &behaviourServer{primary: s.addr, other: o, ipChange: true}, s
+		}
+		if sameIP && o.Port != s.addr.Port && portOnly == nil {
+			portOnly = s
+		}
+		if sameIP {
+			*notes = append(*notes, fmt.Sprintf("%s advertises a second address on its own IP (%s); only port tests are possible", s.name, o))
+		}
+	}
+	if portOnly != nil {
+		return &behaviourServer{primary: portOnly.addr, other: portOnly.resp.Other}, portOnly
+	}
+	return nil, nil
+}
+
+// mappingTest is RFC 5780 §4.3 on the primary socket: does the mapping
+// stay the same toward the server's other IP (test II) and other IP and
+// port (test III)? Both are sent at once.
+func (p *prober) mappingTest(ctx context.Context, a *sock, bs *behaviourServer, m1 *net.UDPAddr, rto time.Duration) (Behavior, []string) {
+	if !bs.ipChange {
+		// Only the port can change: a different mapping proves port
+		// dependence; the same mapping cannot tell EIM from ADM.
+		to := &net.UDPAddr{IP: bs.primary.IP, Port: bs.other.Port}
+		r, err := a.client.Do(ctx, stun.Request{To: to, RTO: rto, Attempts: phase2Attempts})
+		if err != nil {
+			return BehaviorUnknown, []string{fmt.Sprintf("mapping test to %s: %v", to, err)}
+		}
+		if !stun.SameAddr(r.Mapped, m1) {
+			return BehaviorAddressAndPortDependent, nil
+		}
+		return BehaviorUnknown, nil
+	}
+	to2 := &net.UDPAddr{IP: bs.other.IP, Port: bs.primary.Port}
+	to3 := &net.UDPAddr{IP: bs.other.IP, Port: bs.other.Port}
+	var (
+		wg         sync.WaitGroup
+		r2, r3     *stun.Response
+		err2, err3 error
+	)
+	wg.Add(2)
+	go func() {
+		defer wg.Done()
+		r2, err2 = a.client.Do(ctx, stun.Request{To: to2, RTO: rto, Attempts: phase2Attempts})
+	}()
+	go func() {
+		defer wg.Done()
+		r3, err3 = a.client.Do(ctx, stun.Request{To: to3, RTO: rto, Attempts: phase2Attempts})
+	}()
+	wg.Wait()
+	switch {
+	case err2 == nil && stun.SameAddr(r2.Mapped, m1):
+		if err3 == nil && !stun.SameAddr(r3.Mapped, m1) {
+			// Same toward a new IP but different toward a new IP and
+			// port: no RFC 4787 behaviour looks like that.
+			return BehaviorUnknown, []string{"mapping tests gave inconsistent answers"}
+		}
+		return BehaviorEndpointIndependent, nil
+	case err2 == nil && err3 == nil:
+		if stun.SameAddr(r2.Mapped, r3.Mapped) {
+			return BehaviorAddressDependent, nil
+		}
+		return BehaviorAddressAndPortDependent, nil
+	case err2 == nil:
+		return BehaviorEndpointDependent, []string{fmt.Sprintf("mapping test III to %s: %v", to3, err3)}
+	default:
+		return BehaviorUnknown, []string{fmt.Sprintf("mapping test II to %s: %v", to2, err2)}
+	}
+}
+
+// filteringTest is RFC 5780 §4.4, each half on its own fresh socket so
+// that the mapping tests (which open the filter toward the server's other
+// addresses) cannot make the filter look open. Each socket first does a
+// plain Binding to the primary as a control: only when the control answers
+// does silence after a CHANGE-REQUEST mean "filtered" rather than "lost".
+func (p *prober) filteringTest(ctx context.Context, bs *behaviourServer, rto time.Duration) (Behavior, []*net.UDPAddr, []string) {
+	type outcome struct {
+		passed bool // the changed-address answer arrived
+		known  bool
+		local  *net.UDPAddr
+		mapped *net.UDPAddr
+		note   string
+	}
+	run := func(changeIP, changePort bool, from *net.UDPAddr) outcome {
+		s, err := p.listen(ctx, 0)
+		if err != nil {
+			return outcome{note: err.Error()}
+		}
+		defer s.close()
+		o := outcome{local: udpAddrOf(s.conn.LocalAddr())}
+		ctl, err := s.client.Do(ctx, stun.Request{To: bs.primary, RTO: rto, Attempts: phase2Attempts})
+		if err != nil {
+			o.note = fmt.Sprintf("filtering control to %s: %v", bs.primary, err)
+			return o
+		}
+		o.mapped = ctl.Mapped
+		_, err = s.client.Do(ctx, stun.Request{To: bs.primary, ChangeIP: changeIP, ChangePort: changePort, ExpectFrom: from, RTO: rto, Attempts: phase2Attempts})
+		var se *stun.ServerError
+		switch {
+		case err == nil:
+			o.passed, o.known = true, true
+		case errors.Is(err, stun.ErrTimeout):
+			// The control proved the path works; the server promised
+			// the second address. Silence is the filter.
+			o.known = true
+		case errors.Is(err, stun.ErrWrongSource):
+			o.note = fmt.Sprintf("%s ignored CHANGE-REQUEST (answered from the wrong address)", bs.primary)
+		case errors.As(err, &se):
+			o.note = fmt.Sprintf("%s refused CHANGE-REQUEST: %v", bs.primary, err)
+		default:
+			o.note = fmt.Sprintf("filtering test: %v", err)
+		}
+		return o
+	}
+	var (
+		wg         sync.WaitGroup
+		both, port outcome
+	)
+	if bs.ipChange {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			both = run(true, true, bs.other)
+		}()
+	}
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		port = run(false, true, &net.UDPAddr{IP: bs.primary.IP, Port: bs.other.Port})
+	}()
+	wg.Wait()
+
+	var notes []string
+	var seen []*net.UDPAddr
+	for _, o := range []outcome{both, port} {
+		if o.note != "" {
+			notes = append(notes, o.note)
+		}
+		if o.local != nil && o.mapped != nil {
+			seen = append(seen, o.local, o.mapped)
+		}
+	}
+	switch {
+	case both.known && both.passed:
+		return BehaviorEndpointIndependent, seen, notes
+	case port.known && !port.passed:
+		return BehaviorAddressAndPortDependent, seen, notes
+	case both.known && port.known && port.passed:
+		return BehaviorAddressDependent, seen, notes
+	}
+	return BehaviorUnknown, seen, notes
+}
+
+// hairpinTest sends a Binding request from the primary socket to its own
+// public endpoint. Using the same socket matters: its filter is then open
+// toward that endpoint, so only the NAT's hairpin support is measured.
+func (p *prober) hairpinTest(ctx context.Context, a *sock, mapped *net.UDPAddr, rto time.Duration) *bool {
+	if mapped == nil {
+		return nil
+	}
+	_, err := a.client.Do(ctx, stun.Request{To: mapped, Hairpin: true, RTO: rto, Attempts: phase2Attempts})
+	switch {
+	case err == nil:
+		return ptr(true)
+	case errors.Is(err, stun.ErrTimeout):
+		return ptr(false)
+	}
+	return nil
+}
+
+// multiMapping is what comparing the public endpoints reported by several
+// servers says about mapping.
+type multiMapping struct {
+	behavior Behavior
+	detail   string
+}
+
+// compareMappings tells endpoint-independent from dependent mapping with
+// servers that cannot do RFC 5780 tests: the same socket talked to all of
+// them, so different endpoints mean the mapping depends on the
+// destination.
+func compareMappings(servers []*server) multiMapping {
+	var ok []*server
+	for _, s := range servers {
+		if s.err == nil {
+			ok = append(ok, s)
+		}
+	}
+	if len(ok) < 2 {
+		return multiMapping{behavior: BehaviorUnknown}
+	}
+	differentIP := false
+	for i := range ok {
+		for j := i + 1; j < len(ok); j++ {
+			a, b := ok[i], ok[j]
+			if stun.SameAddr(a.addr, b.addr) {
+				continue
+			}
+			if !stun.SameAddr(a.resp.Mapped, b.resp.Mapped) {
+				if a.addr.IP.Equal(b.addr.IP) {
+					return multiMapping{BehaviorAddressAndPortDependent, fmt.Sprintf("%s and %s (same IP) saw different endpoints", a.name, b.name)}
+				}
+				return multiMapping{BehaviorEndpointDependent, fmt.Sprintf("%s saw %s but %s saw %s", a.name, a.resp.Mapped, b.name, b.resp.Mapped)}
+			}
+			if !a.addr.IP.Equal(b.addr.IP) {
+				differentIP = true
+			}
+		}
+	}
+	if differentIP {
+		return multiMapping{BehaviorEndpointIndependent, "servers on different IPs saw the same endpoint"}
+	}
+	return multiMapping{behavior: BehaviorUnknown}
+}
+
+// combineMapping merges the RFC 5780 test with the multi-server comparison.
+// Agreement or one-sided evidence gives an answer; a contradiction gives
+// unknown.
+func combineMapping(t Behavior, m multiMapping, notes *[]string) Behavior {
+	if m.behavior == BehaviorUnknown {
+		return t
+	}
+	if t == BehaviorUnknown {
+		return m.behavior
+	}
+	tIndep := t == BehaviorEndpointIndependent
+	mIndep := m.behavior == BehaviorEndpointIndependent
+	if tIndep != mIndep {
+		*notes = append(*notes, "RFC 5780 mapping test and server comparison disagree ("+m.detail+")")
+		return BehaviorUnknown
+	}
+	if t == BehaviorEndpointDependent {
+		return m.behavior
+	}
+	return t
+}
+
+// portPreservation: true if every socket's public port equals its local
+// port, false if any differs, nil if nothing was observed. extra holds
+// (local, mapped) pairs.
+func portPreservation(local, mapped *net.UDPAddr, extra []*net.UDPAddr) *bool {
+	if local == nil || mapped == nil {
+		return nil
+	}
+	preserved := local.Port == mapped.Port
+	for i := 0; i+1 < len(extra); i += 2 {
+		if extra[i].Port != extra[i+1].Port {
+			preserved = false
+		}
+	}
+	return &preserved
+}
+
+func ptr[T any](v T) *T { return &v }
+
+func udpAddrOf(a net.Addr) *net.UDPAddr {
+	switch v := a.(type) {
+	case *net.UDPAddr:
+		return v
+	case nil:
+		return nil
+	}
+	u, err := net.ResolveUDPAddr("udp", a.String())
+	if err != nil {
+		return nil
+	}
+	return u
+}

@@ -1,0 +1,234 @@
+package stun
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"sync"
+	"time"
+)
+
+// Client runs STUN transactions over one socket. Either it reads the
+// socket itself (NewClient), or the socket belongs to someone else — the
+// torrent client's uTP socket — who hands it every datagram through Deliver
+// (NewSharedClient).
+type Client struct {
+	conn net.PacketConn
+
+	mu      sync.Mutex
+	pending map[TxID]*call
+	closed  bool
+
+	readerDone chan struct{} // nil for shared clients
+}
+
+type call struct {
+	expect        *net.UDPAddr // required source; nil = any
+	acceptRequest bool         // hairpin probes receive our own request
+	sent          time.Time
+	ch            chan *Response
+	wrongSource   bool
+}
+
+// NewClient starts reading conn. Nobody else may read conn until Close.
+func NewClient(conn net.PacketConn) *Client {
+	c := &Client{conn: conn, pending: map[TxID]*call{}, readerDone: make(chan struct{})}
+	go c.readLoop()
+	return c
+}
+
+// NewSharedClient makes a client for a socket read by someone else, who
+// must pass received datagrams to Deliver.
+func NewSharedClient(conn net.PacketConn) *Client {
+	return &Client{conn: conn, pending: map[TxID]*call{}}
+}
+
+// LocalAddr is the socket's local address.
+func (c *Client) LocalAddr() net.Addr { return c.conn.LocalAddr() }
+
+// Close stops the reader (without closing the socket) and fails pending
+// transactions.
+func (c *Client) Close() {
+	c.mu.Lock()
+	if c.closed {
+		c.mu.Unlock()
+		return
+	}
+	c.closed = true
+	c.mu.Unlock()
+	if c.readerDone != nil {
+		// A deadline in the past wakes the blocked ReadFrom without
+		// closing a socket that may belong to the caller.
+		_ = c.conn.SetReadDeadline(time.Unix(1, 0))
+		<-c.readerDone
+		_ = c.conn.SetReadDeadline(time.Time{})
+	}
+}
+
+func (c *Client) readLoop() {
+	defer close(c.readerDone)
+	buf := make([]byte, 2048)
+	for {
+		n, from, err := c.conn.ReadFrom(buf)
+		if err != nil {
+			c.mu.Lock()
+			closed := c.closed
+			c.mu.Unlock()
+			if closed || errors.Is(err, net.ErrClosed) {
+				return
+			}
+			var ne net.Error
+			if errors.As(err, &ne) && ne.Timeout() {
+				continue
+			}
+			// ICMP errors surface as read errors on some systems; they
+			// say nothing about our transactions, so keep reading, but
+			// do not spin on a broken socket.
+			time.Sleep(10 * time.Millisecond)
+			continue
+		}
+		c.Deliver(buf[:n], from)
+	}
+}
+
+// Deliver offers one received datagram to the client. It reports whether
+// the datagram belonged to one of its transactions (the caller should then
+// not process it further). b is not retained.
+func (c *Client) Deliver(b []byte, from net.Addr) bool {
+	id, r, err := Parse(b)
+	if err != nil {
+		return false
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	cl := c.pending[id]
+	if cl == nil {
+		return false
+	}
+	if r.Class == ClassRequest && !cl.acceptRequest || r.Class == ClassOther {
+		return true
+	}
+	r.From = udpAddr(from)
+	if cl.expect != nil && !SameAddr(r.From, cl.expect) {
+		cl.wrongSource = true
+		return true
+	}
+	r.RTT = time.Since(cl.sent)
+	select {
+	case cl.ch <- r:
+	default:
+	}
+	return true
+}
+
+// Request describes one Binding transaction.
+type Request struct {
+	To         *net.UDPAddr
+	ChangeIP   bool
+	ChangePort bool
+	// ExpectFrom is the only source accepted for the answer; nil means
+	// To. AnySource accepts every source (hairpin probes).
+	ExpectFrom *net.UDPAddr
+	AnySource  bool
+	// Hairpin makes the transaction complete when our own request comes
+	// back to us.
+	Hairpin bool
+	// RTO is the first retransmission timeout (doubling after each send);
+	// Attempts bounds the number of sends. After the last send the client
+	// waits one more (doubled) RTO.
+	RTO      time.Duration
+	Attempts int
+}
+
+// Do runs one transaction. The error is ErrTimeout, ErrWrongSource (only
+// answers from unexpected addresses arrived), a *ServerError, the context's
+// error, or a send failure.
+func (c *Client) Do(ctx context.Context, req Request) (*Response, error) {
+	if req.To == nil {
+		return nil, errors.New("stun: request without destination")
+	}
+	rto := req.RTO
+	if rto <= 0 {
+		rto = 500 * time.Millisecond
+	}
+	attempts := req.Attempts
+	if attempts <= 0 {
+		attempts = 4
+	}
+	id, raw, err := NewBindingRequest(req.ChangeIP, req.ChangePort)
+	if err != nil {
+		return nil, err
+	}
+	cl := &call{ch: make(chan *Response, 1), acceptRequest: req.Hairpin}
+	if !req.AnySource && !req.Hairpin {
+		cl.expect = req.ExpectFrom
+		if cl.expect == nil {
+			cl.expect = req.To
+		}
+	}
+	c.mu.Lock()
+	if c.closed {
+		c.mu.Unlock()
+		return nil, net.ErrClosed
+	}
+	c.pending[id] = cl
+	c.mu.Unlock()
+	defer func() {
+		c.mu.Lock()
+		delete(c.pending, id)
+		c.mu.Unlock()
+	}()
+
+	timer := time.NewTimer(0)
+	defer timer.Stop()
+	<-timer.C
+	sent := 0
+	for {
+		if sent < attempts {
+			// RTT is measured from the latest send: an answer to an
+			// earlier copy then reads short rather than RTO-inflated.
+			c.mu.Lock()
+			cl.sent = time.Now()
+			c.mu.Unlock()
+			if _, err := c.conn.WriteTo(raw, req.To); err != nil {
+				return nil, fmt.Errorf("send to %s: %w", req.To, err)
+			}
+			sent++
+			timer.Reset(rto)
+			rto *= 2
+		} else {
+			c.mu.Lock()
+			wrong := cl.wrongSource
+			c.mu.Unlock()
+			if wrong {
+				return nil, ErrWrongSource
+			}
+			return nil, ErrTimeout
+		}
+		select {
+		case r := <-cl.ch:
+			if r.Class == ClassError {
+				return r, &ServerError{Code: r.ErrorCode, Reason: r.ErrorReason}
+			}
+			return r, nil
+		case <-timer.C:
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+	}
+}
+
+func udpAddr(a net.Addr) *net.UDPAddr {
+	switch v := a.(type) {
+	case *net.UDPAddr:
+		return v
+	case nil:
+		return nil
+	}
+	u, err := net.ResolveUDPAddr("udp", a.String())
+	if err != nil {
+		return nil
+	}
+	return u
+}

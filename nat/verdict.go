@@ -1,0 +1,195 @@
+package nat
+
+import (
+	"fmt"
+	"net"
+	"strconv"
+)
+
+// Classify derives the classic NAT name from what was measured. It only
+// names a type the evidence supports; anything else is TypeUnknown.
+func Classify(anyAnswer, behindNAT bool, mapping, filtering Behavior) Type {
+	if !anyAnswer {
+		return TypeUDPBlocked
+	}
+	if !behindNAT {
+		switch filtering {
+		case BehaviorEndpointIndependent:
+			return TypeOpen
+		case BehaviorAddressDependent, BehaviorAddressAndPortDependent:
+			return TypeSymmetricFirewall
+		}
+		return TypeUnknown
+	}
+	switch mapping {
+	case BehaviorAddressDependent, BehaviorAddressAndPortDependent, BehaviorEndpointDependent:
+		return TypeSymmetric
+	case BehaviorEndpointIndependent:
+		switch filtering {
+		case BehaviorEndpointIndependent:
+			return TypeFullCone
+		case BehaviorAddressDependent:
+			return TypeRestrictedCone
+		case BehaviorAddressAndPortDependent:
+			return TypePortRestrictedCone
+		}
+	}
+	return TypeUnknown
+}
+
+var (
+	cgnatNet   = mustCIDR("100.64.0.0/10")
+	privateNet = []*net.IPNet{mustCIDR("10.0.0.0/8"), mustCIDR("172.16.0.0/12"), mustCIDR("192.168.0.0/16"), mustCIDR("169.254.0.0/16"), mustCIDR("fc00::/7"), mustCIDR("fe80::/10")}
+)
+
+func mustCIDR(s string) *net.IPNet {
+	_, n, err := net.ParseCIDR(s)
+	if err != nil {
+		panic(err)
+	}
+	return n
+}
+
+// IsCGNAT reports whether ip is in the shared address space of RFC 6598.
+func IsCGNAT(ip net.IP) bool { return ip != nil && cgnatNet.Contains(ip) }
+
+// IsPrivate reports whether ip cannot be a public internet address: RFC
+// 1918, link-local, unique-local, loopback or CGNAT space.
+func IsPrivate(ip net.IP) bool {
+	if ip == nil {
+		return false
+	}
+	if ip.IsLoopback() || IsCGNAT(ip) {
+		return true
+	}
+	for _, n := range privateNet {
+		if n.Contains(ip) {
+			return true
+		}
+	}
+	return false
+}
+
+// Judge fills the fields derived from the measurements: DoubleNAT, CGNAT,
+// NATType and Reachable. The engine calls it again when the UPnP state
+// changes.
+func (r *Report) Judge() {
+	anyAnswer := false
+	for _, s := range r.Servers {
+		if s.Error == "" && s.MappedAddr != "" {
+			anyAnswer = true
+		}
+	}
+	public := hostIP(r.PublicAddr)
+	gw := net.ParseIP(r.UPnP.ExternalIP)
+	local := hostIP(r.LocalAddr)
+
+	r.CGNAT = IsCGNAT(local) || IsCGNAT(gw) || IsCGNAT(public)
+	r.DoubleNAT = r.UPnP.Found && gw != nil && !gw.IsUnspecified() &&
+		(IsPrivate(gw) || (public != nil && !gw.Equal(public)))
+	r.NATType = Classify(anyAnswer, r.BehindNAT, r.Mapping, r.Filtering)
+	r.Reachable = r.reachability()
+}
+
+// reachability answers "can peers reach you?" and says why in the user's
+// terms.
+func (r *Report) reachability() Reachability {
+	port := r.ProbedPort
+	portS := strconv.Itoa(port)
+	localIP := "this computer"
+	if ip := hostIP(r.LocalAddr); ip != nil && !ip.IsUnspecified() {
+		localIP = ip.String()
+	}
+	upnpActive := r.UPnP.Found && len(r.UPnP.Mappings) > 0
+	fwd := fmt.Sprintf("forward TCP and UDP port %s to %s on your router", portS, localIP)
+	prefix := ""
+	if r.DoubleNAT {
+		prefix = "You are behind two NATs"
+		if r.CGNAT {
+			prefix = "You are behind your router and your provider's carrier-grade NAT"
+		}
+		if upnpActive {
+			prefix += ", so the UPnP mapping on your router does not reach the internet"
+		}
+		prefix += ". "
+		fwd = "ask your provider for a public IPv4 address (forwarding on your own router is not enough)"
+	}
+	if upnpActive && !r.DoubleNAT && r.NATType != TypeOpen {
+		return Reachability{Verdict: VerdictUPnP, Advice: fmt.Sprintf("Your router mapped port %s (TCP and UDP) to you via UPnP, so peers can connect to %s while swarmscope runs.", portS, joinPort(r.UPnP.ExternalIP, port, r.PublicAddr))}
+	}
+	v := func(verdict Verdict, advice string) Reachability {
+		return Reachability{Verdict: verdict, Advice: prefix + advice}
+	}
+	switch r.NATType {
+	case TypeOpen:
+		return v(VerdictPublic, fmt.Sprintf("Your address %s is public and unfiltered: peers can connect to port %s directly.", hostOr(r.PublicAddr), portS))
+	case TypeFullCone:
+		adv := fmt.Sprintf("Your full-cone NAT lets anyone reach %s once you have sent from that port", r.PublicAddr)
+		if r.PortPreserved != nil && !*r.PortPreserved {
+			adv += fmt.Sprintf("; it changes ports, so to be reachable on port %s, %s.", portS, fwd)
+		} else {
+			adv += "."
+		}
+		return v(VerdictFullCone, adv)
+	case TypeRestrictedCone, TypePortRestrictedCone:
+		return v(VerdictOutboundOnly, fmt.Sprintf("Your %s NAT drops unsolicited connections, but its endpoint-independent mapping lets holepunching (BEP 55) work. To accept incoming peers, %s.", r.NATType, withUPnP(fwd, r.DoubleNAT)))
+	case TypeSymmetric:
+		return v(VerdictOutboundOnly, fmt.Sprintf("Your symmetric NAT gives each destination a different port, which defeats holepunching. Only outgoing connections work unless you %s.", withUPnP(fwd, r.DoubleNAT)))
+	case TypeSymmetricFirewall:
+		return v(VerdictOutboundOnly, fmt.Sprintf("Your address %s is public but a firewall drops unsolicited packets: allow incoming TCP and UDP on port %s.", hostOr(r.PublicAddr), portS))
+	case TypeUDPBlocked:
+		if upnpActive {
+			return Reachability{Verdict: VerdictUPnP, Advice: fmt.Sprintf("No STUN server answered, so UDP looks blocked, but your router mapped port %s via UPnP: TCP peers can connect in.", portS)}
+		}
+		return Reachability{Verdict: VerdictUnknown, Advice: "No STUN server answered: UDP looks blocked on this network (or every server is down), so uTP, DHT and holepunching cannot work; TCP may still connect out."}
+	}
+	if !r.BehindNAT && r.PublicAddr != "" {
+		return v(VerdictUnknown, fmt.Sprintf("Your address %s is public, but the filtering test was inconclusive; if peers cannot reach you, allow incoming TCP and UDP on port %s in your firewall.", hostOr(r.PublicAddr), portS))
+	}
+	return v(VerdictUnknown, fmt.Sprintf("The STUN servers could not test your NAT's behaviour (an RFC 5780 server can); to be reachable for sure, %s.", fwd)+holepunchClause(r.Mapping))
+}
+
+func withUPnP(fwd string, doubleNAT bool) string {
+	if doubleNAT {
+		return fwd
+	}
+	return fwd + " or enable UPnP"
+}
+
+func holepunchClause(m Behavior) string {
+	switch m {
+	case BehaviorEndpointIndependent:
+		return " Your mapping is endpoint-independent, so holepunching works."
+	case BehaviorAddressDependent, BehaviorAddressAndPortDependent, BehaviorEndpointDependent:
+		return " Your mapping depends on the destination (symmetric), which defeats holepunching."
+	}
+	return ""
+}
+
+func hostIP(hostport string) net.IP {
+	if hostport == "" {
+		return nil
+	}
+	h, _, err := net.SplitHostPort(hostport)
+	if err != nil {
+		h = hostport
+	}
+	return net.ParseIP(h)
+}
+
+func hostOr(hostport string) string {
+	if ip := hostIP(hostport); ip != nil {
+		return ip.String()
+	}
+	return "your address"
+}
+
+func joinPort(ip string, port int, fallback string) string {
+	if net.ParseIP(ip) != nil {
+		return net.JoinHostPort(ip, strconv.Itoa(port))
+	}
+	if h := hostIP(fallback); h != nil {
+		return net.JoinHostPort(h.String(), strconv.Itoa(port))
+	}
+	return "port " + strconv.Itoa(port)
+}
