@@ -310,27 +310,46 @@ type setterFunc func(*stun.Message) error
 
 func (f setterFunc) AddTo(m *stun.Message) error { return f(m) }
 
-// ListenUDP opens the four OS sockets a server needs on ip1 and ip2 with
-// kernel-chosen ports (conns[i][j] = IP i, port j). On loopback, ip1 =
-// 127.0.0.1 and ip2 = 127.0.0.2 give a full RFC 5780 server without root.
+// ListenUDP opens the four OS sockets a server needs on ip1 and ip2
+// (conns[i][j] = IP i, port j). RFC 5780 clients derive the other
+// combinations from OTHER-ADDRESS, so both IPs use the same two ports: the
+// kernel picks them on ip1 and they are claimed on ip2, retrying on a clash.
+// On loopback, ip1 = 127.0.0.1 and ip2 = 127.0.0.2 give a full RFC 5780
+// server without root.
 func ListenUDP(ip1, ip2 string) ([2][2]net.PacketConn, error) {
-	var conns [2][2]net.PacketConn
-	ips := [2]string{ip1, ip2}
-	for i := 0; i < 2; i++ {
-		for j := 0; j < 2; j++ {
-			c, err := net.ListenPacket("udp", net.JoinHostPort(ips[i], "0"))
-			if err != nil {
-				for _, row := range conns {
-					for _, c := range row {
-						if c != nil {
-							_ = c.Close()
-						}
+	var lastErr error
+	for attempt := 0; attempt < 20; attempt++ {
+		var conns [2][2]net.PacketConn
+		closeAll := func() {
+			for _, row := range conns {
+				for _, c := range row {
+					if c != nil {
+						_ = c.Close()
 					}
 				}
-				return conns, fmt.Errorf("stunserver: listen on %s: %w", ips[i], err)
 			}
-			conns[i][j] = c
 		}
+		ok := true
+		for j := 0; j < 2 && ok; j++ {
+			c, err := net.ListenPacket("udp", net.JoinHostPort(ip1, "0"))
+			if err != nil {
+				closeAll()
+				return conns, fmt.Errorf("stunserver: listen on %s: %w", ip1, err)
+			}
+			conns[0][j] = c
+			port := c.LocalAddr().(*net.UDPAddr).Port
+			c2, err := net.ListenPacket("udp", net.JoinHostPort(ip2, fmt.Sprint(port)))
+			if err != nil {
+				lastErr = err
+				ok = false
+				break
+			}
+			conns[1][j] = c2
+		}
+		if ok {
+			return conns, nil
+		}
+		closeAll()
 	}
-	return conns, nil
+	return [2][2]net.PacketConn{}, fmt.Errorf("stunserver: listen on %s: %w", ip2, lastErr)
 }

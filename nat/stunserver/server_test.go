@@ -164,3 +164,20 @@ func TestGarbageIgnored(t *testing.T) {
 	// Still alive afterwards.
 	exchange(t, cl, conns[0][0].LocalAddr())
 }
+
+func TestListenUDPSamePorts(t *testing.T) {
+	conns, err := ListenUDP("127.0.0.1", "127.0.0.2")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for j := 0; j < 2; j++ {
+		if conns[0][j].LocalAddr().(*net.UDPAddr).Port != conns[1][j].LocalAddr().(*net.UDPAddr).Port {
+			t.Fatalf("port %d differs between IPs", j)
+		}
+	}
+	for _, row := range conns {
+		for _, c := range row {
+			c.Close()
+		}
+	}
+}
