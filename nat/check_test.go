@@ -52,6 +52,9 @@ func TestCheckLoopbackOpen(t *testing.T) {
 			if rep.Reachable.Verdict != nat.VerdictPublic {
 				t.Fatalf("verdict %s", rep.Reachable.Verdict)
 			}
+			if len(rep.Notes) != 0 {
+				t.Fatalf("every test should have worked: %v", rep.Notes)
+			}
 			if rep.Hairpin == nil || !*rep.Hairpin || rep.PortPreserved == nil || !*rep.PortPreserved {
 				t.Fatalf("hairpin %v preserved %v", rep.Hairpin, rep.PortPreserved)
 			}

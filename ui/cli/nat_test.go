@@ -1,0 +1,98 @@
+package cli
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"strings"
+	"testing"
+
+	"github.com/swarmscope/swarmscope/nat/stunserver"
+)
+
+func natServer(t *testing.T) string {
+	t.Helper()
+	conns, err := stunserver.ListenUDP("127.0.0.1", "127.0.0.2")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- stunserver.New(conns).Serve(ctx) }()
+	t.Cleanup(func() { cancel(); <-done })
+	return conns[0][0].LocalAddr().String()
+}
+
+func TestNatJSON(t *testing.T) {
+	srv := natServer(t)
+	var out, errb bytes.Buffer
+	code := runNat(context.Background(), []string{"--stun", srv, "--no-upnp", "--json", "--timeout", "20s"}, &out, &errb)
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, errb.String())
+	}
+	var m map[string]any
+	if err := json.Unmarshal(out.Bytes(), &m); err != nil {
+		t.Fatalf("%v: %s", err, out.String())
+	}
+	for _, k := range []string{"local_addr", "public_addr", "mapping", "filtering", "nat_type", "port_preserved", "hairpin", "servers", "upnp", "double_nat", "reachable", "duration_ms"} {
+		if _, ok := m[k]; !ok {
+			t.Errorf("missing %q", k)
+		}
+	}
+	if m["nat_type"] != "open" || m["reachable"].(map[string]any)["verdict"] != "yes-public" {
+		t.Fatalf("%s", out.String())
+	}
+	srvs := m["servers"].([]any)
+	s0 := srvs[0].(map[string]any)
+	if s0["rfc5780"] != true || s0["address"] != srv || s0["mapped_addr"] == "" {
+		t.Fatalf("%v", s0)
+	}
+	up := m["upnp"].(map[string]any)
+	if up["found"] != false || up["mappings"] == nil {
+		t.Fatalf("%v", up)
+	}
+}
+
+func TestNatHuman(t *testing.T) {
+	t.Setenv("NO_COLOR", "1")
+	srv := natServer(t)
+	var out, errb bytes.Buffer
+	if code := runNat(context.Background(), []string{"--stun", srv, "--no-upnp", "--port", "0", "--timeout", "20s"}, &out, &errb); code != 0 {
+		t.Fatalf("exit %d: %s", code, errb.String())
+	}
+	s := out.String()
+	for _, want := range []string{"Verdict", "reachable: yes, public address", "Addresses", "Behaviour", "STUN servers", srv, "rfc5780", "UPnP", "endpoint-independent"} {
+		if !strings.Contains(s, want) {
+			t.Errorf("missing %q in\n%s", want, s)
+		}
+	}
+	if strings.Contains(s, "\x1b[") {
+		t.Errorf("colour escapes despite NO_COLOR / non-terminal:\n%q", s)
+	}
+}
+
+func TestNatFlags(t *testing.T) {
+	for _, tc := range []struct {
+		args []string
+		code int
+	}{
+		{[]string{"--help"}, 0},
+		{[]string{"--bogus"}, 2},
+		{[]string{"--stun", ""}, 2},
+		{[]string{"--stun", "nohostport"}, 2},
+		{[]string{"--port", "70000"}, 2},
+		{[]string{"--timeout", "-1s"}, 2},
+		{[]string{"extra"}, 2},
+	} {
+		var out, errb bytes.Buffer
+		if code := runNat(context.Background(), tc.args, &out, &errb); code != tc.code {
+			t.Errorf("%v: exit %d, want %d (%s)", tc.args, code, tc.code, errb.String())
+		}
+		if tc.code == 2 && (errb.Len() == 0 || strings.Count(strings.TrimSpace(errb.String()), "\n") > 40) {
+			t.Errorf("%v: stderr %q", tc.args, errb.String())
+		}
+		if tc.code == 0 && !strings.Contains(out.String(), "--stun") && !strings.Contains(out.String(), "-stun") {
+			t.Errorf("help: %q", out.String())
+		}
+	}
+}
