@@ -187,3 +187,21 @@ func (h *Host) StartAria2Leecher(tt *Torrent, dir string, listenPort int) *Proc 
 	args := append(Aria2Args(dir, listenPort), "--seed-time=0", tt.Path)
 	return h.Start(bin, args...)
 }
+
+// SetUploadLimit caps the daemon's total upload rate (KB/s), so a download
+// from it lasts long enough to inject faults; 0 removes the cap.
+func (tr *Transmission) SetUploadLimit(kBps int) error {
+	arg := "-U"
+	args := []string{arg}
+	if kBps > 0 {
+		args = []string{"-u", strconv.Itoa(kBps)}
+	}
+	out, err := tr.Remote(args...)
+	if err != nil {
+		return err
+	}
+	if !strings.Contains(out, "success") {
+		return fmt.Errorf("transmission-remote %s: %s", strings.Join(args, " "), strings.TrimSpace(out))
+	}
+	return nil
+}

@@ -378,8 +378,13 @@ func (l *Lab) Home(name string, kind NATKind) *Home {
 		l.mustIP(rns, "link", "set", "lan0", "up")
 		l.mustIP(rns, "route", "add", netip.PrefixFrom(hostIP, 32).String(), "dev", "lan0")
 		for _, dev := range []string{"wan0", "lan0"} {
-			if _, err := l.exec(rns, "sysctl", "-qw", "net.ipv4.conf."+dev+".proxy_arp=1"); err != nil {
-				l.t.Fatalf("nslab: %v", err)
+			// Proxy ARP answers after a random delay of up to 0.8 s by
+			// default, long enough for stun-client to give up on a
+			// first packet; the lab wants answers at once.
+			for _, kv := range []string{"net.ipv4.conf." + dev + ".proxy_arp=1", "net.ipv4.neigh." + dev + ".proxy_delay=0"} {
+				if _, err := l.exec(rns, "sysctl", "-qw", kv); err != nil {
+					l.t.Fatalf("nslab: %v", err)
+				}
 			}
 		}
 		l.mustIP(hns, "addr", "add", netip.PrefixFrom(hostIP, PublicPrefix.Bits()).String(), "dev", "eth0")

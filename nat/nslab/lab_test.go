@@ -13,7 +13,7 @@ import (
 
 func TestParseStunOutput(t *testing.T) {
 	cases := []struct{ out, typ, mapping, filtering string }{
-		{"STUN client version 0.97\nPrimary: Open\t\nReturn value is 0x000001\n", "open", "none", "none"},
+		{"STUN client version 0.97\nPrimary: Open\t\nReturn value is 0x000001\n", "open", "none", ""},
 		{"Primary: Independent Mapping, Port Dependent Filter, preserves ports, no hairpin\t\n", "port-restricted-cone", "endpoint-independent", "address-and-port-dependent"},
 		{"Primary: Independent Mapping, Address Dependent Filter, random port, will hairpin\n", "restricted-cone", "endpoint-independent", "address-dependent"},
 		{"Primary: Independent Mapping, Independent Filter, preserves ports, no hairpin\n", "full-cone", "endpoint-independent", "endpoint-independent"},

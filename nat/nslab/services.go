@@ -113,7 +113,9 @@ func ParseStunOutput(out string) (StunResult, error) {
 	r.PreservesPort = strings.Contains(p, "preserves ports")
 	switch {
 	case strings.HasPrefix(p, "Open"):
-		r.Type, r.Mapping, r.Filtering = "open", "none", "none"
+		// A public host has no mapping; "filtering" is whatever its own
+		// firewall does, which stund does not tell apart.
+		r.Type, r.Mapping = "open", "none"
 	case strings.HasPrefix(p, "Independent Mapping, Independent Filter"):
 		r.Type, r.Mapping, r.Filtering = "full-cone", "endpoint-independent", "endpoint-independent"
 	case strings.HasPrefix(p, "Independent Mapping, Address Dependent Filter"):
