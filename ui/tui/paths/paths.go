@@ -1,0 +1,130 @@
+// Package paths is the per-origin throughput pane: what each way of reaching
+// peers (inbound, outbound, holepunched, UPnP) gives now, in total, and over
+// the last minutes.
+package paths
+
+import (
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/swarmscope/swarmscope/engine"
+	"github.com/swarmscope/swarmscope/styles"
+	"github.com/swarmscope/swarmscope/ui/tui/format"
+	"github.com/swarmscope/swarmscope/ui/tui/render"
+)
+
+// Model is the paths pane.
+type Model struct {
+	th    *styles.Theme
+	paths [len(engine.Origins)]engine.PathStats
+	// Series per origin, oldest first, converted once per snapshot.
+	down, up [len(engine.Origins)][]float64
+}
+
+// New returns an empty pane.
+func New(th *styles.Theme) Model { return Model{th: th} }
+
+// SetSnapshot takes the paths of s.
+func (m *Model) SetSnapshot(s *engine.Snapshot) {
+	for i, o := range engine.Origins {
+		p := s.Path(o)
+		m.paths[i] = p
+		m.down[i] = m.down[i][:0]
+		m.up[i] = m.up[i][:0]
+		for _, r := range p.History {
+			m.down[i] = append(m.down[i], r.DownBps)
+			m.up[i] = append(m.up[i], r.UpBps)
+		}
+	}
+}
+
+// Series returns the download and upload history of origin o.
+func (m *Model) Series(o engine.Origin) (down, up []float64) {
+	for i, x := range engine.Origins {
+		if x == o {
+			return m.down[i], m.up[i]
+		}
+	}
+	return nil, nil
+}
+
+// Peak is the highest sample over all origins and both directions, the
+// common scale that lets the paths be compared.
+func (m *Model) Peak() float64 {
+	peak := 0.0
+	for i := range engine.Origins {
+		for _, v := range m.down[i] {
+			peak = max(peak, v)
+		}
+		for _, v := range m.up[i] {
+			peak = max(peak, v)
+		}
+	}
+	return peak
+}
+
+// Lines renders the pane content, w x h.
+func (m *Model) Lines(w, h int) []string {
+	th := m.th
+	const label = 12 // "◆ holepunched"
+	stats := 4 + 1 + 9 + 1 + 9 + 1 + 8 + 1 + 8
+	chartW := w - label - 1 - stats - 2
+	showTotals := true
+	if chartW < 12 {
+		stats -= 18
+		showTotals = false
+		chartW = w - label - 1 - stats - 2
+	}
+	twoRows := h >= 2+2*len(engine.Origins)
+	peak := m.Peak()
+
+	var out []string
+	hdr := render.Fit("Path", label) + " " + render.FitRight("Peers", 4) + " " + render.FitRight("↓ now", 9) + " " + render.FitRight("↑ now", 9)
+	if showTotals {
+		hdr += " " + render.FitRight("↓ total", 8) + " " + render.FitRight("↑ total", 8)
+	}
+	if chartW > 0 {
+		span := m.span()
+		hdr += "  " + render.Fit("history "+span+" (peak "+format.Rate(peak)+")", chartW)
+	}
+	out = append(out, th.Header.Render(render.Fit(hdr, w)))
+	for i, o := range engine.Origins {
+		p := m.paths[i]
+		st := th.Origin(o)
+		name := st.Render(render.Fit(styles.OriginGlyph(o)+" "+string(o), label))
+		row := name + " " + render.FitRight(strconv.Itoa(p.Peers), 4) + " " +
+			render.FitRight(format.Rate(p.DownBps), 9) + " " + render.FitRight(format.Rate(p.UpBps), 9)
+		if showTotals {
+			row += " " + render.FitRight(format.Bytes(p.DownBytes), 8) + " " + render.FitRight(format.Bytes(p.UpBytes), 8)
+		}
+		if chartW > 0 {
+			d := render.Sparkline(m.down[i], chartW-2, peak)
+			if twoRows {
+				row += "  " + th.Subtle.Render("↓ ") + st.Render(d)
+				out = append(out, row)
+				u := render.Sparkline(m.up[i], chartW-2, peak)
+				out = append(out, strings.Repeat(" ", w-chartW)+th.Subtle.Render("↑ ")+th.Faint.Render(u))
+				continue
+			}
+			row += "  " + th.Subtle.Render("↓ ") + st.Render(d)
+		}
+		out = append(out, row)
+	}
+	if len(out) < h {
+		out = append(out, "")
+		out = append(out, " "+th.Legend())
+	}
+	return render.Block(out, w, h)
+}
+
+// span describes how much history the chart holds, e.g. "last 10m".
+func (m *Model) span() string {
+	n := 0
+	for i := range engine.Origins {
+		n = max(n, len(m.down[i]))
+	}
+	return "last " + format.Duration(secs(n))
+}
+
+func secs(n int) time.Duration { return time.Duration(n) * time.Second }

@@ -1,0 +1,409 @@
+// Package peers is the peer table of the selected torrent: how each peer
+// reached us (origin colour and glyph), over what, and what it gives. It
+// sorts and filters once per snapshot and draws only the visible rows, so
+// tens of thousands of peers cost no more per frame than a screenful.
+package peers
+
+import (
+	"cmp"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/swarmscope/swarmscope/engine"
+	"github.com/swarmscope/swarmscope/styles"
+	"github.com/swarmscope/swarmscope/ui/tui/format"
+	"github.com/swarmscope/swarmscope/ui/tui/render"
+)
+
+// Column indexes; also the sort keys.
+const (
+	ColCursor = iota
+	ColOrigin
+	ColTransport
+	ColAddr
+	ColClient
+	ColDown
+	ColUp
+	ColProgress
+	ColFlags
+	ColSince
+	numCols
+)
+
+var columns = []render.Column{
+	{Width: 1, Prio: 100},
+	{Title: "Origin", Width: 6, Prio: 99},
+	{Title: "Net", Width: 4, Prio: 30},
+	{Title: "Address", Width: 21, Flex: true, Prio: 98},
+	{Title: "Client", Width: 12, Flex: true, Prio: 50},
+	{Title: "↓", Width: 9, Right: true, Prio: 90},
+	{Title: "↑", Width: 9, Right: true, Prio: 80},
+	{Title: "Have", Width: 4, Right: true, Prio: 40},
+	{Title: "Flags", Width: 6, Prio: 20},
+	{Title: "For", Width: 6, Right: true, Prio: 35},
+}
+
+// Model is the peers pane.
+type Model struct {
+	th      *styles.Theme
+	torrent string // info hash
+	name    string
+	all     []engine.PeerInfo
+	idx     []int // into all, filtered and sorted
+	now     time.Time
+
+	sortCol int
+	desc    bool
+	origin  engine.Origin // "" = all
+	filter  string
+
+	sel    string // selected peer ID, kept across ticks
+	list   render.List
+	widths []int
+	width  int
+}
+
+// New returns an empty pane sorted by download rate, fastest first.
+func New(th *styles.Theme) Model {
+	return Model{th: th, sortCol: ColDown, desc: true}
+}
+
+// SetSize sets the content area (header row included).
+func (m *Model) SetSize(w, h int) {
+	m.width = w
+	m.widths = render.Widths(columns, w)
+	m.list.Height = max(h-1, 0)
+	m.list.Clamp()
+}
+
+// SetTorrent shows the peers of t as of now (the snapshot's time, so that
+// "connected for" does not depend on the wall clock).
+func (m *Model) SetTorrent(t engine.TorrentInfo, now time.Time) {
+	if t.InfoHash != m.torrent {
+		m.list = render.List{Height: m.list.Height}
+		m.sel = ""
+	}
+	m.torrent, m.name, m.all, m.now = t.InfoHash, t.Name, t.PeerList, now
+	m.apply()
+}
+
+// Clear shows no torrent.
+func (m *Model) Clear() { m.SetTorrent(engine.TorrentInfo{}, m.now) }
+
+// Name is the selected torrent's name.
+func (m *Model) Name() string { return m.name }
+
+// SetFilter keeps peers whose address, client or origin contains f.
+func (m *Model) SetFilter(f string) {
+	m.filter = strings.ToLower(strings.TrimSpace(f))
+	m.apply()
+}
+
+// Filter is the text filter.
+func (m *Model) Filter() string { return m.filter }
+
+// CycleOrigin steps the origin filter: all, then each origin.
+func (m *Model) CycleOrigin() {
+	i := -1
+	for j, o := range engine.Origins {
+		if o == m.origin {
+			i = j
+		}
+	}
+	if i+1 < len(engine.Origins) {
+		m.origin = engine.Origins[i+1]
+	} else {
+		m.origin = ""
+	}
+	m.apply()
+}
+
+// SetOrigin filters to one origin ("" for all).
+func (m *Model) SetOrigin(o engine.Origin) { m.origin = o; m.apply() }
+
+// Origin is the origin filter.
+func (m *Model) Origin() engine.Origin { return m.origin }
+
+// NextSort sorts by the next column.
+func (m *Model) NextSort() {
+	m.sortCol++
+	if m.sortCol >= numCols {
+		m.sortCol = ColOrigin
+	}
+	m.desc = defaultDesc(m.sortCol)
+	m.apply()
+}
+
+// Reverse flips the sort order.
+func (m *Model) Reverse() { m.desc = !m.desc; m.apply() }
+
+// SortBy sorts by column c; choosing the current column flips the order.
+func (m *Model) SortBy(c int) {
+	if c <= ColCursor || c >= numCols {
+		return
+	}
+	if c == m.sortCol {
+		m.desc = !m.desc
+	} else {
+		m.sortCol, m.desc = c, defaultDesc(c)
+	}
+	m.apply()
+}
+
+// Sort is the sort column and order.
+func (m *Model) Sort() (col int, desc bool) { return m.sortCol, m.desc }
+
+func defaultDesc(c int) bool {
+	switch c {
+	case ColDown, ColUp, ColProgress, ColSince:
+		return true
+	}
+	return false
+}
+
+func (m *Model) apply() {
+	m.idx = m.idx[:0]
+	for i := range m.all {
+		p := &m.all[i]
+		if m.origin != "" && p.Origin != m.origin {
+			continue
+		}
+		if m.filter != "" && !m.matches(p) {
+			continue
+		}
+		m.idx = append(m.idx, i)
+	}
+	m.sort()
+	m.list.Len = len(m.idx)
+	if m.sel != "" {
+		for i, j := range m.idx {
+			if m.all[j].ID == m.sel {
+				m.list.Cursor = i
+				break
+			}
+		}
+	}
+	m.list.Clamp()
+	m.remember()
+}
+
+func (m *Model) matches(p *engine.PeerInfo) bool {
+	f := m.filter
+	return strings.Contains(strings.ToLower(p.Addr), f) ||
+		strings.Contains(strings.ToLower(p.Client), f) ||
+		strings.Contains(string(p.Origin), f) ||
+		styles.OriginShort(p.Origin) == f ||
+		strings.Contains(string(p.Discovery), f) ||
+		string(p.Transport) == f
+}
+
+func (m *Model) sort() {
+	ps := m.all
+	var c func(a, b *engine.PeerInfo) int
+	switch m.sortCol {
+	case ColOrigin:
+		c = func(a, b *engine.PeerInfo) int { return cmp.Compare(originRank(a.Origin), originRank(b.Origin)) }
+	case ColTransport:
+		c = func(a, b *engine.PeerInfo) int { return cmp.Compare(a.Transport, b.Transport) }
+	case ColAddr:
+		c = func(a, b *engine.PeerInfo) int { return cmp.Compare(a.Addr, b.Addr) }
+	case ColClient:
+		c = func(a, b *engine.PeerInfo) int { return cmp.Compare(a.Client, b.Client) }
+	case ColDown:
+		c = func(a, b *engine.PeerInfo) int { return cmp.Compare(a.DownBps, b.DownBps) }
+	case ColUp:
+		c = func(a, b *engine.PeerInfo) int { return cmp.Compare(a.UpBps, b.UpBps) }
+	case ColProgress:
+		c = func(a, b *engine.PeerInfo) int { return cmp.Compare(a.Progress, b.Progress) }
+	case ColFlags:
+		c = func(a, b *engine.PeerInfo) int { return cmp.Compare(a.Discovery, b.Discovery) }
+	case ColSince:
+		// Longest connected first when descending: earlier Since is "more".
+		c = func(a, b *engine.PeerInfo) int { return b.Since.Compare(a.Since) }
+	default:
+		c = func(a, b *engine.PeerInfo) int { return 0 }
+	}
+	desc := m.desc
+	slices.SortStableFunc(m.idx, func(i, j int) int {
+		r := c(&ps[i], &ps[j])
+		if desc {
+			r = -r
+		}
+		if r == 0 {
+			// A total order keeps rows from jumping between ticks.
+			r = cmp.Compare(ps[i].Addr, ps[j].Addr)
+			if r == 0 {
+				r = cmp.Compare(ps[i].ID, ps[j].ID)
+			}
+		}
+		return r
+	})
+}
+
+func originRank(o engine.Origin) int {
+	for i, x := range engine.Origins {
+		if x == o {
+			return i
+		}
+	}
+	return len(engine.Origins)
+}
+
+func (m *Model) remember() {
+	if m.list.Cursor < len(m.idx) {
+		m.sel = m.all[m.idx[m.list.Cursor]].ID
+	}
+}
+
+// List exposes the cursor for navigation keys; call Moved afterwards.
+func (m *Model) List() *render.List { return &m.list }
+
+// Moved records the selection after the cursor moved.
+func (m *Model) Moved() { m.remember() }
+
+// Click handles a click at content cell (x, y): the header sorts, a row
+// selects.
+func (m *Model) Click(x, y int) {
+	if y == 0 {
+		if c := render.ColumnAt(m.widths, x); c > ColCursor {
+			m.SortBy(c)
+		}
+		return
+	}
+	m.list.Cursor = m.list.Offset + y - 1
+	m.list.Clamp()
+	m.remember()
+}
+
+// Selected is the selected peer.
+func (m *Model) Selected() (engine.PeerInfo, bool) {
+	if m.list.Cursor < len(m.idx) {
+		return m.all[m.idx[m.list.Cursor]], true
+	}
+	return engine.PeerInfo{}, false
+}
+
+// Count is the number of peers shown and in total.
+func (m *Model) Count() (shown, total int) { return len(m.idx), len(m.all) }
+
+// Now is the time of the data shown.
+func (m *Model) Now() time.Time { return m.now }
+
+// Lines renders the pane content, w x h.
+func (m *Model) Lines(w, h int, focused bool) []string {
+	th := m.th
+	if w != m.width || len(m.widths) != len(columns) {
+		m.width = w
+		m.widths = render.Widths(columns, w)
+	}
+	widths := m.widths
+	hdr := make([]string, len(columns))
+	for i, c := range columns {
+		hdr[i] = c.Title
+		if i == m.sortCol {
+			if m.desc {
+				hdr[i] += "▼"
+			} else {
+				hdr[i] += "▲"
+			}
+		}
+	}
+	out := make([]string, 0, h)
+	out = append(out, th.Header.Render(render.Row(columns, widths, hdr)))
+	if len(m.idx) == 0 {
+		msg := "no peers connected yet"
+		switch {
+		case m.torrent == "":
+			msg = "no torrent selected"
+		case len(m.all) > 0:
+			msg = "no peer matches the filter"
+		}
+		out = append(out, th.Subtle.Render(" "+msg))
+		return render.Block(out, w, h)
+	}
+	from, to := m.list.Visible()
+	cells := make([]string, len(columns))
+	for i := from; i < to && len(out) < h; i++ {
+		p := &m.all[m.idx[i]]
+		selected := i == m.list.Cursor
+		cells[ColCursor] = " "
+		if selected {
+			cells[ColCursor] = "›"
+		}
+		cells[ColOrigin] = th.Origin(p.Origin).Render(render.Fit(styles.OriginGlyph(p.Origin)+" "+styles.OriginShort(p.Origin), widths[ColOrigin]))
+		cells[ColTransport] = string(p.Transport)
+		cells[ColAddr] = p.Addr
+		cells[ColClient] = p.Client
+		cells[ColDown] = format.Rate(p.DownBps)
+		cells[ColUp] = format.Rate(p.UpBps)
+		cells[ColProgress] = format.Percent(p.Progress)
+		cells[ColFlags] = Flags(p)
+		cells[ColSince] = format.Duration(m.now.Sub(p.Since))
+		line := render.Row(columns, widths, cells)
+		if selected {
+			if focused {
+				line = th.SelectedFocused.Render(line)
+			} else {
+				line = th.Selected.Render(line)
+			}
+		}
+		out = append(out, line)
+	}
+	return render.Block(out, w, h)
+}
+
+// Flags renders encryption ("E" or "·") and the discovery source.
+func Flags(p *engine.PeerInfo) string {
+	e := "·"
+	if p.Encrypted {
+		e = "E"
+	}
+	return e + " " + DiscoveryShort(p.Discovery)
+}
+
+// DiscoveryShort abbreviates a discovery source to at most four letters.
+func DiscoveryShort(d engine.Discovery) string {
+	switch d {
+	case engine.DiscoveryTracker:
+		return "trk"
+	case engine.DiscoveryDHT:
+		return "dht"
+	case engine.DiscoveryPEX:
+		return "pex"
+	case engine.DiscoveryHolepunch:
+		return "hp"
+	case engine.DiscoveryDirect:
+		return "dir"
+	case engine.DiscoveryIncoming:
+		return "inc"
+	case "":
+		return "-"
+	}
+	return string(d)
+}
+
+// SortName names the sort column for the pane title.
+func SortName(c int) string {
+	switch c {
+	case ColOrigin:
+		return "origin"
+	case ColTransport:
+		return "transport"
+	case ColAddr:
+		return "address"
+	case ColClient:
+		return "client"
+	case ColDown:
+		return "↓"
+	case ColUp:
+		return "↑"
+	case ColProgress:
+		return "have"
+	case ColFlags:
+		return "discovery"
+	case ColSince:
+		return "connected for"
+	}
+	return "?"
+}

@@ -1,0 +1,220 @@
+// Package torrents is the torrent list pane: one row per torrent with its
+// progress, rates and its peers split by origin.
+package torrents
+
+import (
+	"strconv"
+	"strings"
+
+	"github.com/swarmscope/swarmscope/engine"
+	"github.com/swarmscope/swarmscope/styles"
+	"github.com/swarmscope/swarmscope/ui/tui/format"
+	"github.com/swarmscope/swarmscope/ui/tui/render"
+)
+
+// Model is the torrents pane.
+type Model struct {
+	th     *styles.Theme
+	all    []engine.TorrentInfo
+	rows   []engine.TorrentInfo // after the filter
+	filter string
+	sel    string // info hash of the selected torrent, kept across ticks
+	list   render.List
+	width  int
+}
+
+// New returns an empty pane.
+func New(th *styles.Theme) Model { return Model{th: th} }
+
+const (
+	colCursor = iota
+	colName
+	colProgress
+	colSize
+	colState
+	colDown
+	colUp
+	colETA
+	colRatio
+	colPeers
+)
+
+var columns = []render.Column{
+	{Width: 1, Prio: 100},
+	{Title: "Name", Width: 14, Flex: true, Prio: 99},
+	{Title: "Progress", Width: 15, Prio: 90},
+	{Title: "Size", Width: 7, Right: true, Prio: 40},
+	{Title: "State", Width: 11, Prio: 50},
+	{Title: "↓", Width: 9, Right: true, Prio: 80},
+	{Title: "↑", Width: 9, Right: true, Prio: 60},
+	{Title: "ETA", Width: 6, Right: true, Prio: 30},
+	{Title: "Ratio", Width: 5, Right: true, Prio: 20},
+	{Title: "Peers in/out/hp/upnp", Width: 20, Prio: 70},
+}
+
+// SetSize sets the content area (header row included).
+func (m *Model) SetSize(w, h int) {
+	m.width = w
+	m.list.Height = max(h-1, 0)
+	m.list.Clamp()
+}
+
+// SetTorrents replaces the list, keeping the selection on the same torrent.
+func (m *Model) SetTorrents(ts []engine.TorrentInfo) {
+	m.all = ts
+	m.apply()
+}
+
+// SetFilter keeps only torrents whose name or info hash contains f.
+func (m *Model) SetFilter(f string) {
+	m.filter = strings.ToLower(strings.TrimSpace(f))
+	m.apply()
+}
+
+// Filter is the active filter.
+func (m *Model) Filter() string { return m.filter }
+
+func (m *Model) apply() {
+	m.rows = m.rows[:0]
+	for _, t := range m.all {
+		if m.filter != "" && !strings.Contains(strings.ToLower(t.Name), m.filter) && !strings.Contains(t.InfoHash, m.filter) {
+			continue
+		}
+		m.rows = append(m.rows, t)
+	}
+	m.list.Len = len(m.rows)
+	for i, t := range m.rows {
+		if t.InfoHash == m.sel {
+			m.list.Cursor = i
+			break
+		}
+	}
+	m.list.Clamp()
+	m.remember()
+}
+
+func (m *Model) remember() {
+	if m.list.Cursor < len(m.rows) {
+		m.sel = m.rows[m.list.Cursor].InfoHash
+	}
+}
+
+// List exposes the cursor so the parent can apply navigation keys; call
+// Moved afterwards.
+func (m *Model) List() *render.List { return &m.list }
+
+// Moved records the selection after the cursor moved.
+func (m *Model) Moved() { m.remember() }
+
+// Click selects the row at content line y (0 is the header).
+func (m *Model) Click(y int) {
+	if y >= 1 {
+		m.list.Cursor = m.list.Offset + y - 1
+		m.list.Clamp()
+		m.remember()
+	}
+}
+
+// Selected is the selected torrent.
+func (m *Model) Selected() (engine.TorrentInfo, bool) {
+	if m.list.Cursor < len(m.rows) {
+		return m.rows[m.list.Cursor], true
+	}
+	return engine.TorrentInfo{}, false
+}
+
+// Count is the number of rows shown and in total.
+func (m *Model) Count() (shown, total int) { return len(m.rows), len(m.all) }
+
+// Lines renders the pane content, w x h.
+func (m *Model) Lines(w, h int, focused bool) []string {
+	th := m.th
+	widths := render.Widths(columns, w)
+	hdr := make([]string, len(columns))
+	for i, c := range columns {
+		hdr[i] = c.Title
+	}
+	out := make([]string, 0, h)
+	out = append(out, th.Header.Render(render.Row(columns, widths, hdr)))
+	if len(m.rows) == 0 {
+		msg := "no torrents — press a to add a magnet link, .torrent file or info hash"
+		if m.filter != "" {
+			msg = "no torrent matches filter \"" + m.filter + "\""
+		}
+		out = append(out, th.Subtle.Render(render.Fit(" "+msg, w)))
+		return render.Block(out, w, h)
+	}
+	from, to := m.list.Visible()
+	cells := make([]string, len(columns))
+	for i := from; i < to && len(out) < h; i++ {
+		t := m.rows[i]
+		selected := i == m.list.Cursor
+		cells[colCursor] = " "
+		if selected {
+			cells[colCursor] = "›"
+		}
+		cells[colName] = t.Name
+		if cells[colName] == "" {
+			cells[colName] = t.InfoHash
+		}
+		if widths[colProgress] > 0 {
+			bw := widths[colProgress] - 5
+			cells[colProgress] = render.Bar(t.Progress, bw, th.Accent, th.Faint) + render.FitRight(format.Percent(t.Progress), 5)
+		}
+		cells[colSize] = "?"
+		if t.Size > 0 {
+			cells[colSize] = format.Bytes(t.Size)
+		}
+		cells[colState] = m.state(t)
+		cells[colDown] = format.Rate(t.DownBps)
+		cells[colUp] = format.Rate(t.UpBps)
+		cells[colETA] = format.ETA(t.ETA)
+		if t.State == engine.StateSeeding {
+			cells[colETA] = "-"
+		}
+		cells[colRatio] = format.Ratio(t.Ratio())
+		cells[colPeers] = m.peerCounts(t.Peers)
+		line := render.Row(columns, widths, cells)
+		if selected {
+			if focused {
+				line = th.SelectedFocused.Render(line)
+			} else {
+				line = th.Selected.Render(line)
+			}
+		}
+		out = append(out, line)
+	}
+	return render.Block(out, w, h)
+}
+
+func (m *Model) state(t engine.TorrentInfo) string {
+	s := string(t.State)
+	switch t.State {
+	case engine.StateError:
+		return m.th.Bad.Render("error")
+	case engine.StatePaused:
+		return m.th.Subtle.Render(s)
+	case engine.StateSeeding:
+		return m.th.Good.Render(s)
+	case engine.StateMetadata:
+		return m.th.Warn.Render("metadata…")
+	}
+	return s
+}
+
+func (m *Model) peerCounts(c engine.OriginCounts) string {
+	var sb strings.Builder
+	for i, o := range engine.Origins {
+		if i > 0 {
+			sb.WriteByte(' ')
+		}
+		n := c.Get(o)
+		txt := render.FitRight(strconv.Itoa(n), 4)
+		if n == 0 {
+			sb.WriteString(m.th.Faint.Render(txt))
+		} else {
+			sb.WriteString(m.th.OriginBold(o).Render(txt))
+		}
+	}
+	return sb.String()
+}

@@ -1,0 +1,451 @@
+package tui
+
+import (
+	"fmt"
+	"strconv"
+	"strings"
+
+	"github.com/swarmscope/swarmscope/engine"
+	"github.com/swarmscope/swarmscope/styles"
+	"github.com/swarmscope/swarmscope/ui/tui/connmap"
+	"github.com/swarmscope/swarmscope/ui/tui/dialog"
+	"github.com/swarmscope/swarmscope/ui/tui/events"
+	"github.com/swarmscope/swarmscope/ui/tui/format"
+	"github.com/swarmscope/swarmscope/ui/tui/peers"
+	"github.com/swarmscope/swarmscope/ui/tui/render"
+)
+
+// Size limits: below min the screen says so; from rich on, all panes show
+// at once instead of one per tab.
+const (
+	minWidth, minHeight   = 60, 16
+	richWidth, richHeight = 120, 32
+)
+
+type rect struct{ x, y, w, h int }
+
+func (r rect) contains(x, y int) bool {
+	return x >= r.x && x < r.x+r.w && y >= r.y && y < r.y+r.h
+}
+
+type layout struct {
+	tooSmall bool
+	tabs     bool // one pane at a time, chosen by a tab bar
+	tabBar   rect
+	tabHit   []rect // per pane, then the map
+	body     rect
+	panes    map[Pane]rect
+}
+
+const headerHeight = 2
+
+func (m *Model) relayout() {
+	w, h := m.width, m.height
+	l := layout{panes: map[Pane]rect{}}
+	if w < minWidth || h < minHeight {
+		l.tooSmall = true
+		m.lay = l
+		return
+	}
+	top := headerHeight
+	l.tabs = w < richWidth || h < richHeight
+	if l.tabs {
+		l.tabBar = rect{0, top, w, 1}
+		x := 0
+		for i := 0; i <= int(numPanes); i++ {
+			n := render.Width(tabLabel(i))
+			l.tabHit = append(l.tabHit, rect{x, top, n, 1})
+			x += n + 1
+		}
+		top++
+	}
+	l.body = rect{0, top, w, h - top - 1}
+	b := l.body
+	switch {
+	case m.showMap:
+	case l.tabs:
+		l.panes[m.focus] = b
+	default:
+		nt := 1
+		if m.snap != nil {
+			nt = max(len(m.snap.Torrents), 1)
+		}
+		th := min(max(nt+3, 5), b.h/4+1)
+		bh := min(max(b.h/3, 8), 14)
+		mh := b.h - th - bh
+		natW := min(max(w/3, 44), 60)
+		evW := w * 2 / 5
+		l.panes[PaneTorrents] = rect{0, b.y, w, th}
+		l.panes[PanePeers] = rect{0, b.y + th, w - natW, mh}
+		l.panes[PaneNAT] = rect{w - natW, b.y + th, natW, mh}
+		l.panes[PanePaths] = rect{0, b.y + th + mh, w - evW, bh}
+		l.panes[PaneEvents] = rect{w - evW, b.y + th + mh, evW, bh}
+	}
+	m.lay = l
+	// Panes not on screen keep their last size; they are laid out again when
+	// shown.
+	for p, r := range l.panes {
+		cw, ch := max(r.w-2, 0), max(r.h-2, 0)
+		switch p {
+		case PaneTorrents:
+			m.torrents.SetSize(cw, ch)
+		case PanePeers:
+			m.peers.SetSize(cw, ch)
+		case PaneEvents:
+			m.events.SetSize(cw, ch)
+		}
+	}
+}
+
+func tabLabel(i int) string {
+	if i == int(numPanes) {
+		return " m Map "
+	}
+	return " " + strconv.Itoa(i+1) + " " + paneNames[i] + " "
+}
+
+// View draws the whole screen.
+func (m Model) View() string {
+	if m.quitting {
+		return ""
+	}
+	if m.lay.tooSmall {
+		return m.tooSmallView()
+	}
+	lines := make([]string, 0, m.height)
+	lines = append(lines, m.header()...)
+	if m.lay.tabs {
+		lines = append(lines, m.tabBar())
+	}
+	lines = append(lines, m.body()...)
+	lines = append(lines, m.footer())
+	if m.dlg != dlgNone {
+		lines = m.overlayDialog(lines)
+	}
+	return strings.Join(lines, "\n")
+}
+
+func (m Model) tooSmallView() string {
+	msg := []string{
+		"terminal too small",
+		fmt.Sprintf("%dx%d, need %dx%d", m.width, m.height, minWidth, minHeight),
+		"q quits",
+	}
+	w, h := max(m.width, 0), max(m.height, 0)
+	out := make([]string, h)
+	top := max((h-len(msg))/2, 0)
+	for i := range out {
+		if j := i - top; j >= 0 && j < len(msg) {
+			out[i] = render.Center(msg[j], w)
+		} else {
+			out[i] = render.Spaces(w)
+		}
+	}
+	return strings.Join(out, "\n")
+}
+
+// header is two lines: name, title and totals; then peers by origin, the
+// NAT type, UPnP and the verdict.
+func (m Model) header() []string {
+	th, w := m.th, m.width
+	var down, up float64
+	var counts engine.OriginCounts
+	if s := m.snap; s != nil {
+		down, up = s.DownBps, s.UpBps
+		for _, o := range engine.Origins {
+			counts.Add(o, s.Path(o).Peers)
+		}
+	}
+	left := th.Brand.Render("swarmscope")
+	if m.opts.Title != "" {
+		left += " " + th.Subtle.Render(m.opts.Title)
+	}
+	right := th.Good.Render("↓ "+format.Rate(down)) + "  " + th.Accent.Render("↑ "+format.Rate(up)) + "  " +
+		th.Subtle.Render(strconv.Itoa(counts.Total())+" peers")
+	line1 := joinLR(left, right, w)
+
+	parts := make([]string, 0, 8)
+	for _, o := range engine.Origins {
+		n := counts.Get(o)
+		st := th.OriginBold(o)
+		if n == 0 {
+			st = th.Origin(o)
+		}
+		parts = append(parts, st.Render(styles.OriginGlyph(o)+" "+styles.OriginShort(o)+" "+strconv.Itoa(n)))
+	}
+	line2 := strings.Join(parts, "  ")
+	extra := []string{m.natBadge(), m.upnpBadge()}
+	if r, ok := m.nat.Report(); ok {
+		extra = append(extra, th.Verdict(r.Reachable.Verdict))
+	}
+	for _, e := range extra {
+		if render.Width(line2)+2+render.Width(e) > w {
+			break
+		}
+		line2 += "  " + e
+	}
+	return []string{render.Fit(line1, w), render.Fit(line2, w)}
+}
+
+func (m Model) natBadge() string {
+	r, ok := m.nat.Report()
+	switch {
+	case m.nat.Running() && !ok:
+		return m.th.BadgeInfo.Render("NAT checking…")
+	case !ok:
+		return m.th.BadgeInfo.Render("NAT ?")
+	}
+	return m.th.NATBadge(r.NATType)
+}
+
+func (m Model) upnpBadge() string {
+	th := m.th
+	r, ok := m.nat.Report()
+	if !ok {
+		if m.snap != nil && m.snap.UPnPActive {
+			return th.OriginBadge(engine.OriginUPnP).Render("UPnP on")
+		}
+		return th.BadgeInfo.Render("UPnP ?")
+	}
+	u := r.UPnP
+	switch {
+	case len(u.Mappings) > 0:
+		ext := u.ExternalIP
+		if ext == "" {
+			ext = "ext"
+		}
+		return th.OriginBadge(engine.OriginUPnP).Render(fmt.Sprintf("UPnP %s:%d", ext, u.Mappings[0].ExternalPort))
+	case u.Found:
+		return th.BadgeWarn.Render("UPnP: no mapping")
+	case u.Error != "":
+		return th.BadgeBad.Render("UPnP failed")
+	}
+	return th.BadgeInfo.Render("no UPnP")
+}
+
+func joinLR(left, right string, w int) string {
+	lw, rw := render.Width(left), render.Width(right)
+	if lw+1+rw > w {
+		return render.Fit(left, w)
+	}
+	return left + render.Spaces(w-lw-rw) + right
+}
+
+func (m Model) tabBar() string {
+	th := m.th
+	parts := make([]string, 0, numPanes+1)
+	for i := 0; i <= int(numPanes); i++ {
+		label := tabLabel(i)
+		active := (i == int(numPanes) && m.showMap) || (!m.showMap && i == int(m.focus))
+		if active {
+			label = th.TabActive.Render("[" + strings.TrimSpace(label) + "]")
+			// Keep the click targets of relayout: same width as the label.
+			label = render.Center(label, render.Width(tabLabel(i)))
+		} else {
+			label = th.TabInactive.Render(label)
+		}
+		parts = append(parts, label)
+	}
+	return render.Fit(strings.Join(parts, " "), m.width)
+}
+
+func (m Model) body() []string {
+	b := m.lay.body
+	if m.showMap {
+		var events []engine.Event
+		events = m.events.All()
+		in := connmap.Input{Snapshot: m.snap, Events: events, Loc: m.opts.Location}
+		if r, ok := m.nat.Report(); ok {
+			in.Report = &r
+		}
+		content := connmap.Lines(m.th, in, b.w-4, b.h-2)
+		for i := range content {
+			content[i] = " " + content[i]
+		}
+		return render.Box(m.th.Title.Render(" Connectivity map ")+m.th.Faint.Render(" m/esc closes "), content, b.w, b.h, m.th.BorderFocused)
+	}
+	if m.lay.tabs {
+		return m.pane(m.focus, b)
+	}
+	l := m.lay
+	pane := func(p Pane) []string { return m.pane(p, l.panes[p]) }
+	out := make([]string, 0, b.h)
+	out = append(out, pane(PaneTorrents)...)
+	out = append(out, render.HJoin(pane(PanePeers), pane(PaneNAT))...)
+	out = append(out, render.HJoin(pane(PanePaths), pane(PaneEvents))...)
+	return out
+}
+
+func (m Model) pane(p Pane, r rect) []string {
+	th := m.th
+	focused := p == m.focus
+	cw, ch := max(r.w-2, 0), max(r.h-2, 0)
+	var content []string
+	switch p {
+	case PaneTorrents:
+		content = m.torrents.Lines(cw, ch, focused)
+	case PanePeers:
+		content = m.peers.Lines(cw, ch, focused)
+	case PanePaths:
+		content = m.paths.Lines(cw, ch)
+	case PaneNAT:
+		content = m.nat.Lines(cw, ch, m.opts.NAT != nil)
+	case PaneEvents:
+		content = m.events.Lines(cw, ch, focused)
+	}
+	border := th.Border
+	if focused {
+		border = th.BorderFocused
+	}
+	return render.Box(m.paneTitle(p, focused), content, r.w, r.h, border)
+}
+
+func (m Model) paneTitle(p Pane, focused bool) string {
+	th := m.th
+	name := th.Subtle
+	if focused {
+		name = th.Title
+	}
+	t := th.Key.Render(" "+strconv.Itoa(int(p)+1)) + " " + name.Render(p.String())
+	info := ""
+	switch p {
+	case PaneTorrents:
+		shown, total := m.torrents.Count()
+		info = countInfo(shown, total)
+		if f := m.torrents.Filter(); f != "" {
+			info += " · /" + f
+		}
+	case PanePeers:
+		shown, total := m.peers.Count()
+		if n := m.peers.Name(); n != "" {
+			info = render.Fit(n, 24) + " · "
+		}
+		info += countInfo(shown, total)
+		col, desc := m.peers.Sort()
+		dir := "▲"
+		if desc {
+			dir = "▼"
+		}
+		info += " · sort " + peers.SortName(col) + dir
+		if o := m.peers.Origin(); o != "" {
+			info += " · " + th.Origin(o).Render("only "+styles.OriginGlyph(o)+" "+string(o))
+		}
+		if f := m.peers.Filter(); f != "" {
+			info += " · /" + f
+		}
+	case PaneEvents:
+		info = strconv.Itoa(len(m.events.All()))
+		if f := m.events.Filter(); f != "" {
+			info += " · /" + f
+		}
+	}
+	if info != "" {
+		t += th.Subtle.Render(" (") + info + th.Subtle.Render(")")
+	}
+	return t + " "
+}
+
+func countInfo(shown, total int) string {
+	if shown == total {
+		return strconv.Itoa(total)
+	}
+	return strconv.Itoa(shown) + "/" + strconv.Itoa(total)
+}
+
+// footer is the filter prompt, a status message, or the last-event ticker,
+// with the key hints on the right.
+func (m Model) footer() string {
+	th, w := m.th, m.width
+	right := m.shortHelp()
+	var left string
+	switch {
+	case m.filterOn:
+		left = m.filter.View() + "  " + th.Faint.Render("enter keep · esc clear")
+	case m.status != "":
+		if m.statusErr {
+			left = th.Bad.Render("✗ " + m.status)
+		} else {
+			left = th.Good.Render("✓ " + m.status)
+		}
+	default:
+		if e, ok := m.events.Last(); ok {
+			left = events.Line(th, &e, m.opts.Location)
+		} else {
+			left = th.Faint.Render("waiting for events…")
+		}
+	}
+	if render.Width(left)+2+render.Width(right) > w {
+		right = th.Key.Render("?") + " " + th.KeyDesc.Render("help")
+	}
+	lw := w - render.Width(right) - 1
+	return render.Fit(left, lw) + " " + right
+}
+
+func (m Model) shortHelp() string {
+	parts := make([]string, 0, 5)
+	for _, b := range m.keys.ShortHelp() {
+		h := b.Help()
+		parts = append(parts, m.th.Key.Render(h.Key)+" "+m.th.KeyDesc.Render(h.Desc))
+	}
+	return strings.Join(parts, m.th.Faint.Render(" · "))
+}
+
+func (m Model) overlayDialog(bg []string) []string {
+	W, H := m.width, m.height
+	var box []string
+	switch m.dlg {
+	case dlgAdd:
+		box = m.add.Lines(min(80, W-4))
+	case dlgRemove:
+		box = m.remove.Lines(min(72, W-4))
+	case dlgFiles:
+		f := m.files
+		box = f.Lines(min(96, W-4), H-2)
+	case dlgPeer:
+		now := m.peers.Now()
+		box = dialog.PeerLines(m.th, m.peer, now, min(72, W-4))
+	case dlgHelp:
+		box = m.helpBox()
+	}
+	if len(box) > H {
+		box = box[:H]
+	}
+	bw := 0
+	if len(box) > 0 {
+		bw = render.Width(box[0])
+	}
+	x, y := render.CenterPos(W, H, bw, len(box))
+	return render.Overlay(bg, box, x, y)
+}
+
+func (m Model) helpBox() []string {
+	th := m.th
+	h := m.help
+	h.Width = m.width - 6
+	body := render.Lines(h.FullHelpView(m.keys.FullHelp()))
+	body = append(body, "", th.Header.Render("Peer origins — how each peer reached you"))
+	for _, o := range engine.Origins {
+		body = append(body, th.Origin(o).Render(styles.OriginGlyph(o)+" "+render.Fit(string(o), 12))+th.Subtle.Render(originHelp(o)))
+	}
+	body = append(body, "", th.Faint.Render("Flags: E encrypted, then the discovery source (trk dht pex hp dir inc)."))
+	w := 0
+	for _, l := range body {
+		w = max(w, render.Width(l))
+	}
+	body = append(body, "", dialog.Hint(th, m.keys.Help, m.keys.Clear))
+	return dialog.Frame(th, "Help", body, min(w+4, m.width-2))
+}
+
+func originHelp(o engine.Origin) string {
+	switch o {
+	case engine.OriginInbound:
+		return "the peer dialed you (you are reachable)"
+	case engine.OriginOutbound:
+		return "you dialed the peer"
+	case engine.OriginHolepunched:
+		return "a BEP 55 relay introduced you and both punched through"
+	case engine.OriginUPnP:
+		return "the peer dialed you through your UPnP port mapping"
+	}
+	return ""
+}
