@@ -60,6 +60,8 @@ type Config struct {
 	Log                   io.Writer     // client warnings; nil = discarded
 	// PeerIDPrefix names this client to peers (BEP 20 style).
 	PeerIDPrefix string
+	// Tuning holds knobs the simulated demo needs (engine/tuning.go).
+	Tuning Tuning
 }
 
 // Engine is one BitTorrent client with swarmscope's bookkeeping around it.
@@ -181,15 +183,22 @@ func New(ctx context.Context, cfg Config) (*Engine, error) {
 	if cfg.ListenHost != "" {
 		host := cfg.ListenHost
 		tc.ListenHost = func(string) string { return host }
+		// One host address means one family: the other would fail to bind.
+		if a, err := netip.ParseAddr(host); err == nil {
+			tc.DisableIPv6 = a.Is4()
+			tc.DisableIPv4 = a.Is6()
+		}
 	}
 	if cfg.PeerIDPrefix != "" {
 		tc.Bep20 = cfg.PeerIDPrefix
 	}
 	tc.ExtendedHandshakeClientVersion = "swarmscope"
+	cfg.Tuning.apply(tc)
 	if cfg.MaxConns > 0 {
 		tc.EstablishedConnsPerTorrent = cfg.MaxConns
 		tc.HalfOpenConnsPerTorrent = min(tc.HalfOpenConnsPerTorrent, cfg.MaxConns)
 	}
+	tc.MaxAllocPeerRequestDataPerConn = DefaultMaxRequestDataPerConn
 	if cfg.MaxRequestDataPerConn > 0 {
 		tc.MaxAllocPeerRequestDataPerConn = cfg.MaxRequestDataPerConn
 	}
@@ -262,6 +271,18 @@ func sanitize(c string) string {
 	}
 	return c
 }
+
+// DefaultMaxRequestDataPerConn is the per-connection budget for piece data a
+// peer has requested from us. anacrolix's 1 MiB default stalls uploads: each
+// incoming request reserves its bytes in FIFO order from this budget, but the
+// serving goroutine picks requests in Go's random map order and blocks on
+// the first one it picks. With more than 1 MiB outstanding (64 chunks; a peer
+// may queue 1024) it can wait on a reservation that is only granted once
+// requests it has not served release theirs: the connection deadlocks. A
+// budget that covers the whole request queue at the standard 16 KiB chunk
+// size means every reservation is granted at once. It is a bound, not an
+// allocation.
+const DefaultMaxRequestDataPerConn = 1024 * 16 << 10
 
 type utpDialer struct{ s *utp.Socket }
 

@@ -1,0 +1,642 @@
+// Package demo runs a BitTorrent swarm on the simulated internet of
+// nat/natlab: real engine instances (one anacrolix client each) over uTP on
+// simulated UDP, behind simulated NATs. Connections form or fail only because
+// the NATs allow or forbid them; holepunches are the real ut_holepunch
+// exchange relayed by a public peer; "you"'s UPnP mapping is made by the real
+// nat/upnp client against a simulated gateway.
+package demo
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/swarmscope/swarmscope/engine"
+	"github.com/swarmscope/swarmscope/engine/maketorrent"
+	"github.com/swarmscope/swarmscope/nat"
+	"github.com/swarmscope/swarmscope/nat/natlab"
+	"github.com/swarmscope/swarmscope/nat/natlab/igd"
+	"github.com/swarmscope/swarmscope/nat/upnp"
+)
+
+// NodeSpec describes one simulated peer.
+type NodeSpec struct {
+	Name string
+	// NAT is the classic type of the peer's router; TypeOpen puts the peer
+	// on the public internet, TypeSymmetricFirewall behind a filtering
+	// firewall with a public address.
+	NAT nat.Type
+	// UPnP gives the router a UPnP gateway and has the peer map its port.
+	UPnP bool
+	// Seeder peers start with the complete data.
+	Seeder bool
+	// LANOf puts the peer on the LAN of the named peer instead of behind a
+	// router of its own (NAT is then ignored).
+	LANOf string
+	// Stage orders start-up: a stage starts once the previous one is
+	// connected, so relays already know the targets when an initiator
+	// arrives (PEX is sent right after the handshake, then once a minute).
+	Stage int
+	// Link is the peer's access link; zero gets the default for its kind.
+	Link natlab.LinkConfig
+	// Port is the listen port; 0 picks 6881 + index.
+	Port int
+}
+
+// Options configures a swarm.
+type Options struct {
+	// Nodes is the topology. Exactly one node must be named by You.
+	Nodes []NodeSpec
+	You   string
+	// Size of the demo torrent in bytes (default 16 MiB).
+	Size int64
+	// Seed makes content, port allocation and NAT choices reproducible.
+	Seed uint64
+	// Dir holds every peer's data; "" uses a temporary directory removed
+	// on Close.
+	Dir string
+	// Log receives client warnings and demo progress; nil discards them.
+	Log io.Writer
+	// Tick is the engines' snapshot interval (default 1 s).
+	Tick time.Duration
+	// AnnounceEvery is the directory announce interval (default 30 s).
+	// Peers that are already running learn a newcomer only at their next
+	// announce, so the newcomer's own dials (and holepunches) come first,
+	// as with a real tracker's interval of minutes.
+	AnnounceEvery time.Duration
+	// StageTimeout bounds the wait for one stage to connect (default 20 s).
+	StageTimeout time.Duration
+}
+
+// Default is the demo topology: two public seeders that also relay
+// holepunches, homePeers seeders behind NATs of every classic kind, a
+// flatmate on "you"'s LAN, and "you" behind youNAT.
+func Default(youNAT nat.Type, withUPnP bool, homePeers int) []NodeSpec {
+	nodes := []NodeSpec{
+		{Name: "seed-1", NAT: nat.TypeOpen, Seeder: true, Stage: 0},
+		{Name: "seed-2", NAT: nat.TypeOpen, Seeder: true, Stage: 0},
+	}
+	kinds := []nat.Type{nat.TypeFullCone, nat.TypeRestrictedCone, nat.TypePortRestrictedCone, nat.TypeSymmetric}
+	for i := range homePeers {
+		k := kinds[i%len(kinds)]
+		nodes = append(nodes, NodeSpec{Name: fmt.Sprintf("home-%d", i+1), NAT: k, Seeder: true, Stage: 1})
+	}
+	nodes = append(nodes, NodeSpec{Name: "you", NAT: youNAT, UPnP: withUPnP, Stage: 2})
+	if youNAT != nat.TypeOpen && youNAT != nat.TypeSymmetricFirewall {
+		nodes = append(nodes, NodeSpec{Name: "flatmate", LANOf: "you", Seeder: true, Stage: 1})
+	}
+	// A public leecher that arrives after "you" learns your address from
+	// the directory before you learn its, so it is the one that dials: in
+	// through the UPnP mapping when there is one, else by holepunch.
+	nodes = append(nodes, NodeSpec{Name: "latecomer", NAT: nat.TypeOpen, Stage: 3})
+	return nodes
+}
+
+// Node is one running peer.
+type Node struct {
+	Spec    NodeSpec
+	Host    *natlab.Host
+	Router  *natlab.NAT // nil on the public internet
+	Engine  *engine.Engine
+	Gateway *igd.Gateway
+	Mapper  *upnp.Mapper
+	Port    int
+	Dir     string
+	conn    net.PacketConn
+}
+
+// Name is the node's name.
+func (n *Node) Name() string { return n.Spec.Name }
+
+// Addr is the node's own address and listen port.
+func (n *Node) Addr() netip.AddrPort { return netip.AddrPortFrom(n.Host.Addr(), uint16(n.Port)) }
+
+// PublicAddr is where the public internet sees the node's listen port, as
+// far as the topology alone says (the NAT may still pick another port).
+func (n *Node) PublicAddr() netip.AddrPort {
+	if n.Router != nil && n.Router.PublicIP().IsValid() {
+		return netip.AddrPortFrom(n.Router.PublicIP(), uint16(n.Port))
+	}
+	return n.Addr()
+}
+
+// Swarm is a running demo.
+type Swarm struct {
+	opts     Options
+	Net      *natlab.Internet
+	Nodes    []*Node
+	You      *Node
+	InfoHash string
+	Torrent  maketorrent.Result
+	STUN     [2]netip.AddrPort // primary address of the STUN server, and its other address
+	DirAddr  netip.AddrPort
+
+	ctx     context.Context
+	cancel  context.CancelFunc
+	wg      sync.WaitGroup
+	tmpDir  string
+	byName  map[string]*Node
+	logMu   sync.Mutex
+	closeMu sync.Mutex
+	closed  bool
+}
+
+func (s *Swarm) logf(format string, args ...any) {
+	if s.opts.Log == nil {
+		return
+	}
+	s.logMu.Lock()
+	defer s.logMu.Unlock()
+	fmt.Fprintf(s.opts.Log, "%s demo: %s\n", time.Now().Format("15:04:05.000"), fmt.Sprintf(format, args...))
+}
+
+// Node returns the node with the given name, or nil.
+func (s *Swarm) Node(name string) *Node { return s.byName[name] }
+
+func defaultLink(spec NodeSpec) natlab.LinkConfig {
+	if spec.Link != (natlab.LinkConfig{}) {
+		return spec.Link
+	}
+	switch {
+	case spec.LANOf != "":
+		// Wi-Fi in the flat: fast and near.
+		return natlab.LinkConfig{Latency: 2 * time.Millisecond, Rate: 4 << 20}
+	case spec.NAT == nat.TypeOpen && spec.Seeder:
+		// A seedbox in a datacentre: far but fat.
+		return natlab.LinkConfig{Latency: 40 * time.Millisecond, Rate: 1 << 20}
+	case spec.Seeder:
+		// A home uplink: slow.
+		return natlab.LinkConfig{Latency: 15 * time.Millisecond, Rate: 512 << 10}
+	}
+	return natlab.LinkConfig{Latency: 10 * time.Millisecond, Rate: 8 << 20}
+}
+
+// Start builds the simulated internet and starts every peer. "you" does not
+// start until the earlier stages are connected (or StageTimeout passed).
+func Start(ctx context.Context, opts Options) (s *Swarm, err error) {
+	if err := validate(&opts); err != nil {
+		return nil, err
+	}
+	s = &Swarm{opts: opts, Net: natlab.New(opts.Seed), byName: map[string]*Node{}}
+	s.ctx, s.cancel = context.WithCancel(ctx)
+	defer func() {
+		if err != nil {
+			s.Close()
+			s = nil
+		}
+	}()
+	if opts.Dir == "" {
+		s.tmpDir, err = os.MkdirTemp("", "swarmscope-demo-")
+		if err != nil {
+			return s, fmt.Errorf("demo: %w", err)
+		}
+		s.opts.Dir = s.tmpDir
+	}
+	if err := s.buildWorld(); err != nil {
+		return s, err
+	}
+	if err := s.makeTorrent(); err != nil {
+		return s, err
+	}
+	stages := map[int][]*Node{}
+	var order []int
+	for _, n := range s.Nodes {
+		if _, ok := stages[n.Spec.Stage]; !ok {
+			order = append(order, n.Spec.Stage)
+		}
+		stages[n.Spec.Stage] = append(stages[n.Spec.Stage], n)
+	}
+	sort.Ints(order)
+	var started []*Node
+	for _, st := range order {
+		for _, n := range stages[st] {
+			if err := s.startNode(n); err != nil {
+				return s, err
+			}
+		}
+		started = append(started, stages[st]...)
+		s.waitStage(stages[st], started)
+	}
+	return s, nil
+}
+
+func validate(o *Options) error {
+	if len(o.Nodes) == 0 {
+		return errors.New("demo: no nodes")
+	}
+	if o.Size <= 0 {
+		o.Size = 16 << 20
+	}
+	if o.Size > 4<<30 {
+		return fmt.Errorf("demo: size %d is more than 4 GiB", o.Size)
+	}
+	if o.Tick <= 0 {
+		o.Tick = time.Second
+	}
+	if o.AnnounceEvery <= 0 {
+		o.AnnounceEvery = 30 * time.Second
+	}
+	if o.StageTimeout <= 0 {
+		o.StageTimeout = 20 * time.Second
+	}
+	names := map[string]bool{}
+	for _, n := range o.Nodes {
+		if n.Name == "" || names[n.Name] {
+			return fmt.Errorf("demo: node name %q is empty or repeated", n.Name)
+		}
+		names[n.Name] = true
+	}
+	if !names[o.You] {
+		return fmt.Errorf("demo: no node named %q", o.You)
+	}
+	for _, n := range o.Nodes {
+		if n.LANOf != "" && !names[n.LANOf] {
+			return fmt.Errorf("demo: %s joins the LAN of unknown node %q", n.Name, n.LANOf)
+		}
+		if n.LANOf == "" && n.NAT != nat.TypeOpen {
+			if _, err := natlab.Preset(n.NAT); err != nil {
+				return fmt.Errorf("demo: %s: %w", n.Name, err)
+			}
+		}
+	}
+	return nil
+}
+
+// buildWorld creates the public services and every node's host and router.
+func (s *Swarm) buildWorld() error {
+	pub := s.Net.Public()
+	stunHost, err := pub.AddHost("stun", natlab.LinkConfig{Latency: 20 * time.Millisecond},
+		netip.MustParseAddr("198.51.100.1"), netip.MustParseAddr("198.51.100.2"))
+	if err != nil {
+		return err
+	}
+	s.STUN = [2]netip.AddrPort{netip.MustParseAddrPort("198.51.100.1:3478"), netip.MustParseAddrPort("198.51.100.2:3479")}
+	if err := s.startSTUN(stunHost); err != nil {
+		return err
+	}
+	dirHost, err := pub.AddHost("directory", natlab.LinkConfig{Latency: 20 * time.Millisecond}, netip.MustParseAddr("198.51.100.3"))
+	if err != nil {
+		return err
+	}
+	s.DirAddr = netip.AddrPortFrom(dirHost.Addr(), dirPort)
+	dpc, err := dirHost.ListenPacket(s.ctx, "udp", fmt.Sprintf(":%d", dirPort))
+	if err != nil {
+		return err
+	}
+	dir := &directory{}
+	s.wg.Add(1)
+	go func() { defer s.wg.Done(); dir.serve(s.ctx, dpc) }()
+
+	// Public peers from 203.0.113.0/24 and home routers from 192.0.2.0/24,
+	// so a log line says at a glance which side an address is on.
+	nextPublic := netip.MustParseAddr("203.0.113.10")
+	nextRouter := netip.MustParseAddr("192.0.2.10")
+	lan := 0
+	for i, spec := range s.opts.Nodes {
+		n := &Node{Spec: spec, Port: spec.Port}
+		if n.Port == 0 {
+			n.Port = 6881 + i
+		}
+		if spec.LANOf != "" {
+			continue // after its LAN exists
+		}
+		link := defaultLink(spec)
+		switch spec.NAT {
+		case nat.TypeOpen:
+			n.Host, err = pub.AddHost(spec.Name, link, nextPublic)
+			nextPublic = nextPublic.Next()
+		default:
+			cfg, _ := natlab.Preset(spec.NAT)
+			cfg.Link = link
+			if !cfg.Firewall {
+				cfg.PublicIP = nextRouter
+				nextRouter = nextRouter.Next()
+				lan++
+				cfg.LAN = netip.PrefixFrom(netip.AddrFrom4([4]byte{192, 168, byte(lan), 0}), 24)
+			}
+			n.Router, err = pub.AddNAT(spec.Name+"-router", cfg)
+			if err == nil {
+				n.Host, err = n.Router.AddHost(spec.Name, natlab.LinkConfig{Latency: time.Millisecond})
+			}
+		}
+		if err != nil {
+			return fmt.Errorf("demo: building %s: %w", spec.Name, err)
+		}
+		s.addNode(n)
+	}
+	for i, spec := range s.opts.Nodes {
+		if spec.LANOf == "" {
+			continue
+		}
+		owner := s.byName[spec.LANOf]
+		if owner.Router == nil || owner.Router.Config().Firewall {
+			return fmt.Errorf("demo: %s has no LAN for %s to join", owner.Name(), spec.Name)
+		}
+		n := &Node{Spec: spec, Port: spec.Port, Router: owner.Router}
+		if n.Port == 0 {
+			n.Port = 6881 + i
+		}
+		var err error
+		n.Host, err = owner.Router.AddHost(spec.Name, defaultLink(spec))
+		if err != nil {
+			return fmt.Errorf("demo: building %s: %w", spec.Name, err)
+		}
+		s.addNode(n)
+	}
+	// Keep the configured order for display.
+	sort.SliceStable(s.Nodes, func(i, j int) bool { return s.index(s.Nodes[i].Name()) < s.index(s.Nodes[j].Name()) })
+	s.You = s.byName[s.opts.You]
+	return nil
+}
+
+func (s *Swarm) index(name string) int {
+	for i, n := range s.opts.Nodes {
+		if n.Name == name {
+			return i
+		}
+	}
+	return -1
+}
+
+func (s *Swarm) addNode(n *Node) {
+	s.Nodes = append(s.Nodes, n)
+	s.byName[n.Name()] = n
+}
+
+func (s *Swarm) makeTorrent() error {
+	spec := maketorrent.Spec{Name: "swarmscope-demo.bin", FileSizes: []int64{s.opts.Size}, PieceLength: pieceLength(s.opts.Size), Seed: s.opts.Seed}
+	res, err := maketorrent.Make(filepath.Join(s.opts.Dir, "origin"), filepath.Join(s.opts.Dir, "demo.torrent"), spec)
+	if err != nil {
+		return fmt.Errorf("demo: making the torrent: %w", err)
+	}
+	s.Torrent = res
+	s.InfoHash = res.InfoHash
+	for _, n := range s.Nodes {
+		n.Dir = filepath.Join(s.opts.Dir, n.Name())
+		if n.Spec.Seeder {
+			if _, err := maketorrent.Make(n.Dir, filepath.Join(s.opts.Dir, n.Name()+".torrent"), spec); err != nil {
+				return fmt.Errorf("demo: seeding %s: %w", n.Name(), err)
+			}
+		}
+	}
+	return nil
+}
+
+func pieceLength(size int64) int64 {
+	switch {
+	case size <= 8<<20:
+		return 64 << 10
+	case size <= 256<<20:
+		return 256 << 10
+	}
+	return 1 << 20
+}
+
+// startNode starts a node's engine, UPnP mapping, directory announcer and
+// local discovery.
+func (s *Swarm) startNode(n *Node) error {
+	pc, err := n.Host.ListenPacket(s.ctx, "udp", fmt.Sprintf(":%d", n.Port))
+	if err != nil {
+		return fmt.Errorf("demo: %s: %w", n.Name(), err)
+	}
+	n.conn = pc
+	var status engine.UPnPStatus
+	if n.Spec.UPnP && n.Router != nil && !n.Router.Config().Firewall && n.Spec.LANOf == "" {
+		n.Gateway, err = igd.Start(n.Router)
+		if err != nil {
+			return fmt.Errorf("demo: %s gateway: %w", n.Name(), err)
+		}
+		n.Mapper = upnp.New(upnp.Config{
+			Source:      upnp.DeviceURL(n.Gateway.Location()),
+			Port:        n.Port,
+			Protocols:   []string{"UDP"},
+			InternalIP:  n.Host.Addr().String(),
+			Description: "swarmscope demo " + n.Name(),
+		})
+		if err := n.Mapper.Start(s.ctx); err != nil {
+			s.logf("%s: UPnP mapping failed: %v", n.Name(), err)
+		} else {
+			s.logf("%s: UPnP mapped %s:%d -> %s", n.Name(), n.Router.PublicIP(), n.Port, n.Addr())
+		}
+		status = n.Mapper
+	}
+	e, err := engine.New(s.ctx, engine.Config{
+		DataDir:    n.Dir,
+		PacketConn: pc,
+		NoDHT:      true,
+		NoTrackers: true,
+		UPnP:       status,
+		// anacrolix serves a peer's requests one at a time in map order
+		// but grants their memory reservations in arrival order; once a
+		// peer has more requests outstanding than this limit covers, the
+		// server can wait on a reservation that only its own unsent
+		// chunks would free, and the connection stalls. 1024 requests
+		// (anacrolix's queue) of up to 64 KiB always fit in 64 MiB.
+		MaxRequestDataPerConn: 64 << 20,
+		Tick:                  s.opts.Tick,
+		Log:                   s.opts.Log,
+		PeerIDPrefix:          "-SS0001-",
+		Tuning: engine.Tuning{
+			// Simulated paths have known, short round trips: a dial
+			// that has not connected in a few seconds never will, and
+			// failing it early starts the holepunch rendezvous early.
+			DialTimeout: 5 * time.Second,
+			// Relays must stay connected to seeders behind NATs.
+			KeepCompletePeers: true,
+		},
+	})
+	if err != nil {
+		return fmt.Errorf("demo: %s: %w", n.Name(), err)
+	}
+	n.Engine = e
+	if _, err := e.AddSource(s.ctx, s.Torrent.TorrentPath); err != nil {
+		return fmt.Errorf("demo: %s: %w", n.Name(), err)
+	}
+	s.logf("%s up at %s (%s)", n.Name(), n.Addr(), n.describe())
+	s.wg.Add(1)
+	go func() { defer s.wg.Done(); s.announceLoop(n) }()
+	if n.Router != nil && !n.Router.Config().Firewall {
+		lpc, err := n.Host.ListenPacket(s.ctx, "udp", fmt.Sprintf(":%d", lsdPort))
+		if err == nil {
+			s.wg.Add(1)
+			go func() {
+				defer s.wg.Done()
+				runLSD(s.ctx, lpc, s.InfoHash, n.Port, s.opts.AnnounceEvery, func(p netip.AddrPort) {
+					n.Engine.AddPeers(s.InfoHash, []netip.AddrPort{p})
+				})
+			}()
+		}
+	}
+	return nil
+}
+
+func (n *Node) describe() string {
+	switch {
+	case n.Spec.LANOf != "":
+		return "on the LAN of " + n.Spec.LANOf
+	case n.Spec.NAT == nat.TypeOpen:
+		return "public"
+	}
+	d := string(n.Spec.NAT)
+	if n.Router.PublicIP().IsValid() {
+		d += " NAT " + n.Router.PublicIP().String()
+	}
+	if n.Spec.UPnP {
+		d += ", UPnP"
+	}
+	return d
+}
+
+// announceLoop keeps the node registered with the directory and feeds it
+// the peers the directory lists.
+func (s *Swarm) announceLoop(n *Node) {
+	pc, err := n.Host.ListenPacket(s.ctx, "udp", ":0")
+	if err != nil {
+		s.logf("%s: directory socket: %v", n.Name(), err)
+		return
+	}
+	defer pc.Close()
+	dir := net.UDPAddrFromAddrPort(s.DirAddr)
+	for {
+		peers, err := announceOnce(s.ctx, pc, dir, s.InfoHash, n.Port)
+		if err != nil && s.ctx.Err() == nil {
+			s.logf("%s: %v", n.Name(), err)
+		}
+		if len(peers) > 0 {
+			n.Engine.AddPeers(s.InfoHash, peers)
+		}
+		select {
+		case <-s.ctx.Done():
+			return
+		case <-time.After(s.opts.AnnounceEvery):
+		}
+	}
+}
+
+// waitStage waits until every node of the stage has a connection to each
+// started node it can reach by dialing, or the stage timeout passes. It is
+// what makes relays know their targets before an initiator arrives.
+func (s *Swarm) waitStage(stage, started []*Node) {
+	start := time.Now()
+	deadline := start.Add(s.opts.StageTimeout)
+	var missing []string
+	for time.Now().Before(deadline) && s.ctx.Err() == nil {
+		missing = missing[:0]
+		for _, n := range stage {
+			if !s.seeding(n) {
+				missing = append(missing, n.Name()+" verifying")
+				continue
+			}
+			for _, m := range started {
+				if m == n || m.Spec.NAT != nat.TypeOpen || m.Spec.LANOf != "" {
+					continue
+				}
+				if !n.connectedTo(m) {
+					missing = append(missing, n.Name()+"->"+m.Name())
+				}
+			}
+		}
+		if len(missing) == 0 {
+			s.logf("stage ready after %s", time.Since(start).Round(time.Millisecond))
+			return
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	s.logf("stage not fully connected after %s: %s", s.opts.StageTimeout, strings.Join(missing, ", "))
+}
+
+func (s *Swarm) seeding(n *Node) bool {
+	if !n.Spec.Seeder {
+		return true
+	}
+	for _, t := range n.Engine.Latest().Torrents {
+		if t.State == engine.StateSeeding {
+			return true
+		}
+	}
+	return false
+}
+
+// connectedTo reports whether n has a live connection to m's public
+// address (which is m's own address for public peers).
+func (n *Node) connectedTo(m *Node) bool {
+	for _, t := range n.Engine.Latest().Torrents {
+		for _, p := range t.PeerList {
+			ap, err := netip.ParseAddrPort(p.Addr)
+			if err == nil && ap.Addr() == m.PublicAddr().Addr() {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// Complete reports whether "you" has every piece.
+func (s *Swarm) Complete() bool {
+	for _, t := range s.You.Engine.Latest().Torrents {
+		if t.InfoHash == s.InfoHash {
+			return t.Size > 0 && t.Completed == t.Size
+		}
+	}
+	return false
+}
+
+// Verify compares "you"'s copy with the original content.
+func (s *Swarm) Verify() error {
+	return maketorrent.SameContent(s.Torrent.ContentPath, filepath.Join(s.You.Dir, filepath.Base(s.Torrent.ContentPath)))
+}
+
+// Close stops every peer and service and removes a temporary directory.
+func (s *Swarm) Close() error {
+	s.closeMu.Lock()
+	defer s.closeMu.Unlock()
+	if s.closed {
+		return nil
+	}
+	s.closed = true
+	var errs []error
+	for _, n := range s.Nodes {
+		if n.Mapper != nil {
+			n.Mapper.Close()
+		}
+	}
+	s.cancel()
+	for _, n := range s.Nodes {
+		if n.Engine != nil {
+			if err := n.Engine.Close(); err != nil {
+				errs = append(errs, fmt.Errorf("%s: %w", n.Name(), err))
+			}
+		}
+		// n.conn is not closed here: the engine's uTP socket closes it
+		// once its last connection is gone, and closing it earlier makes
+		// anacrolix/utp log a read error.
+		if n.Gateway != nil {
+			n.Gateway.Close()
+		}
+	}
+	s.wg.Wait()
+	if s.tmpDir != "" {
+		if err := os.RemoveAll(s.tmpDir); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// Describe lists the nodes, one line each.
+func (s *Swarm) Describe() string {
+	var b strings.Builder
+	for _, n := range s.Nodes {
+		fmt.Fprintf(&b, "%-10s %-21s %s\n", n.Name(), n.Addr(), n.describe())
+	}
+	return b.String()
+}
