@@ -19,6 +19,10 @@ type Tuning struct {
 	// carry no data, but a relay must stay connected to a holepunch target
 	// for ut_holepunch to work, and in the demo most targets are seeders.
 	KeepCompletePeers bool
+	// DropDuplicatePeers keeps one connection per peer ID. Without it a
+	// peer reached both directly and by a hairpin or holepunch shows up
+	// twice with different origins.
+	DropDuplicatePeers bool
 }
 
 func (t Tuning) apply(tc *torrent.ClientConfig) {
@@ -28,5 +32,8 @@ func (t Tuning) apply(tc *torrent.ClientConfig) {
 	}
 	if t.KeepCompletePeers {
 		tc.DropMutuallyCompletePeers = false
+	}
+	if t.DropDuplicatePeers {
+		tc.DropDuplicatePeerIds = true
 	}
 }
