@@ -131,4 +131,3 @@ func TestFaultPacketLoss(t *testing.T) {
 	r.waitExit(5 * time.Minute)
 	s.verifyIn(dir)
 }
-

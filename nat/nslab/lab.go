@@ -405,18 +405,30 @@ func (l *Lab) Home(name string, kind NATKind) *Home {
 	// route: anything not in the lab is dropped there.
 	l.mustIP(hns, "route", "add", "default", "via", lan.String())
 
+	masq := "masquerade"
 	switch kind {
 	case NATPortRestricted:
-		home.nft(`table ip nat {
-  chain postrouting { type nat hook postrouting priority 100; policy accept; oifname "wan0" masquerade; }
-}`)
 	case NATSymmetric:
-		home.nft(`table ip nat {
-  chain postrouting { type nat hook postrouting priority 100; policy accept; oifname "wan0" masquerade random,fully-random; }
-}`)
+		masq = "masquerade random,fully-random"
 	default:
 		l.t.Fatalf("nslab: unknown NAT kind %q", kind)
 	}
+	// Unsolicited packets to the router itself are refused in the filter
+	// hook. Besides being what home routers do, this keeps their conntrack
+	// entries unconfirmed: a confirmed entry for an inbound holepunch
+	// packet that arrives before our own outbound one would clash with
+	// the outbound mapping and make masquerade pick another port.
+	home.nft(`table ip nat {
+  chain postrouting { type nat hook postrouting priority 100; policy accept; oifname "wan0" ` + masq + `; }
+}
+table inet fw {
+  chain input {
+    type filter hook input priority 0; policy accept;
+    iifname "wan0" ct state established,related accept
+    iifname "wan0" meta l4proto tcp reject with tcp reset
+    iifname "wan0" reject
+  }
+}`)
 	return home
 }
 
@@ -457,6 +469,14 @@ func (h *Host) MustRun(name string, args ...string) string {
 		h.lab.t.Fatalf("nslab: %v", err)
 	}
 	return out
+}
+
+// RateLimit caps the egress rate of one of the host's interfaces with a
+// token bucket (rate like "1mbit"), e.g. to make a seeder slow enough that
+// a swarm stays incomplete while the test watches it.
+func (h *Host) RateLimit(dev, rate string) error {
+	_, err := h.Run("tc", "qdisc", "replace", "dev", dev, "root", "tbf", "rate", rate, "burst", "32kbit", "latency", "400ms")
+	return err
 }
 
 // Netem puts a netem qdisc with the given parameters (e.g. "loss", "5%")
