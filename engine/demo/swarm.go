@@ -451,7 +451,8 @@ func (s *Swarm) startNode(n *Node) error {
 			// failing it early starts the holepunch rendezvous early.
 			DialTimeout: 5 * time.Second,
 			// Relays must stay connected to seeders behind NATs.
-			KeepCompletePeers: true,
+			KeepCompletePeers:  true,
+			DropDuplicatePeers: true,
 		},
 	})
 	if err != nil {
