@@ -49,7 +49,7 @@ type Config struct {
 	NoTrackers bool
 	NoPEX      bool
 	NoUpload   bool
-	UPnP       UPnPStatus // nil = no mapping
+	UPnP       UPnPStatus // nil = no mapping; see SetUPnP
 	// Byte rates; 0 = unlimited. Each engine has its own limiters.
 	UploadLimit   int64
 	DownloadLimit int64
@@ -350,6 +350,15 @@ func (e *Engine) ListenPort() int {
 
 // Publish adds an event from outside the engine (nat/ reports) to the stream.
 func (e *Engine) Publish(ev Event) { e.emit(ev) }
+
+// SetUPnP replaces the UPnP status the engine consults when it labels
+// accepted connections; the mapper usually starts after the engine, since
+// it maps the engine's listen port.
+func (e *Engine) SetUPnP(u UPnPStatus) {
+	e.mu.Lock()
+	e.cfg.UPnP = u
+	e.mu.Unlock()
+}
 
 // SetNATType tells the engine what nat/ measured, so holepunch failures can
 // say why they likely failed.

@@ -24,7 +24,10 @@ func (e *Engine) installCallbacks(tc *torrent.ClientConfig) {
 }
 
 func (e *Engine) upnpActive() bool {
-	return e.cfg.UPnP != nil && e.cfg.UPnP.Active()
+	e.mu.Lock()
+	u := e.cfg.UPnP
+	e.mu.Unlock()
+	return u != nil && u.Active()
 }
 
 func (e *Engine) onPeerConnAdded(pc *torrent.PeerConn) {

@@ -10,5 +10,8 @@
 //	sudo go test ./engine/labtest/ -v          # CI-sized, a few MiB per torrent
 //	sudo go test ./engine/labtest/ -v -long    # bigger torrents
 //
+// SWARMSCOPE_LAB_BINARY=/path/to/swarmscope tests that binary instead of
+// building the module's.
+//
 // Every address used lives in the namespaces the test creates.
 package labtest

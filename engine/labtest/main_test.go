@@ -34,7 +34,12 @@ func TestMain(m *testing.M) {
 	}
 	// Lab daemons that drop privileges must be able to read test files.
 	_ = os.Chmod(dir, 0o755)
-	binary, binErr = build(dir)
+	if b := os.Getenv("SWARMSCOPE_LAB_BINARY"); b != "" {
+		// A prebuilt binary, e.g. a release candidate.
+		binary = b
+	} else {
+		binary, binErr = build(dir)
+	}
 	if binErr == nil {
 		helpText = help(binary)
 	}

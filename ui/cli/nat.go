@@ -27,7 +27,7 @@ var defaultSTUN = []string{"stun.l.google.com:19302", "stun.stunprotocol.org:347
 
 // runNat implements `swarmscope nat`: diagnose the NAT and print the report.
 func runNat(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("nat", flag.ContinueOnError)
+	fs := flag.NewFlagSet("swarmscope nat", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	var (
 		stunList    = fs.String("stun", strings.Join(defaultSTUN, ","), "STUN servers to query, `host:port,...`")
@@ -43,13 +43,8 @@ func runNat(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(fs.Output(), "Usage: swarmscope nat [flags]\n\nMeasure your NAT with STUN (mapping, filtering, hairpinning), try a UPnP port\nmapping, and say whether peers can reach you.\n\nFlags:\n")
 		fs.PrintDefaults()
 	}
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			fs.SetOutput(stdout)
-			fs.Usage()
-			return 0
-		}
-		return 2
+	if code, done := parseFlags(fs, args, stdout, stderr); done {
+		return code
 	}
 	if fs.NArg() > 0 {
 		fmt.Fprintf(stderr, "swarmscope nat: unexpected argument %q\n", fs.Arg(0))

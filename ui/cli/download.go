@@ -1,0 +1,195 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net/netip"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/charmbracelet/x/term"
+
+	"github.com/swarmscope/swarmscope/engine"
+	"github.com/swarmscope/swarmscope/nat"
+	"github.com/swarmscope/swarmscope/nat/upnp"
+	"github.com/swarmscope/swarmscope/ui/tui"
+)
+
+type downloadFlags struct {
+	dir           string
+	port          int
+	bind          string
+	seed          bool
+	noUPnP        bool
+	upnpURL       string
+	json          bool
+	headless      bool
+	maxConns      int
+	stun          string
+	noDHT         bool
+	uploadLimit   int64
+	downloadLimit int64
+	peers         string
+}
+
+func downloadFlagSet(stderr io.Writer) (*flag.FlagSet, *downloadFlags) {
+	f := &downloadFlags{}
+	fs := flag.NewFlagSet("swarmscope", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.StringVar(&f.dir, "dir", ".", "download `directory`")
+	fs.IntVar(&f.port, "port", 42069, "listen `port` for TCP and uTP (0 = any free port)")
+	fs.StringVar(&f.bind, "bind", "", "listen on this local `IP` only (default: all interfaces)")
+	fs.BoolVar(&f.seed, "seed", false, "keep seeding after every torrent is complete (default: exit)")
+	fs.BoolVar(&f.noUPnP, "no-upnp", false, "do not map the listen port on a UPnP gateway")
+	fs.StringVar(&f.upnpURL, "upnp-url", "", "gateway description `URL` to use instead of SSDP discovery")
+	fs.BoolVar(&f.json, "json", false, "headless: print one JSON object per line")
+	fs.BoolVar(&f.headless, "headless", false, "no TUI, even on a terminal")
+	fs.IntVar(&f.maxConns, "max-conns", 0, "established connections per torrent (0 = engine default)")
+	fs.StringVar(&f.stun, "stun", strings.Join(defaultSTUN, ","), "STUN servers for the NAT pane, `host:port,...` (\"\" = none)")
+	fs.BoolVar(&f.noDHT, "no-dht", false, "do not use the DHT")
+	fs.Int64Var(&f.uploadLimit, "upload-limit", 0, "upload limit in `bytes/s` (0 = none)")
+	fs.Int64Var(&f.downloadLimit, "download-limit", 0, "download limit in `bytes/s` (0 = none)")
+	fs.StringVar(&f.peers, "peer", "", "peer addresses to connect to, `host:port,...` (added to every torrent)")
+	fs.Usage = func() {
+		fmt.Fprint(fs.Output(), topUsage)
+		fmt.Fprint(fs.Output(), "\nDownload flags:\n")
+		fs.PrintDefaults()
+	}
+	return fs, f
+}
+
+func runDownload(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	fs, f := downloadFlagSet(stderr)
+	if code, done := parseFlags(fs, args, stdout, stderr); done {
+		return code
+	}
+	if f.port < 0 || f.port > 65535 {
+		fmt.Fprintf(stderr, "swarmscope: --port %d is not a port (0-65535)\n", f.port)
+		return ExitUsage
+	}
+	if f.maxConns < 0 {
+		fmt.Fprintf(stderr, "swarmscope: --max-conns %d is negative\n", f.maxConns)
+		return ExitUsage
+	}
+	if fs.NArg() == 0 && (f.headless || f.json || !isTerminal(stdout)) {
+		fmt.Fprintln(stderr, "swarmscope: no SOURCE given (a magnet URI, .torrent file or 40-hex info hash); try 'swarmscope demo' or --help")
+		return ExitUsage
+	}
+	var sources []engine.Source
+	for _, a := range fs.Args() {
+		src, err := engine.ParseSource(a)
+		if err != nil {
+			fmt.Fprintf(stderr, "swarmscope: %v\n", err)
+			return ExitUsage
+		}
+		sources = append(sources, src)
+	}
+	var peers []netip.AddrPort
+	for _, p := range splitList(f.peers) {
+		ap, err := netip.ParseAddrPort(p)
+		if err != nil {
+			fmt.Fprintf(stderr, "swarmscope: --peer %q: want IP:port\n", p)
+			return ExitUsage
+		}
+		peers = append(peers, ap)
+	}
+	if err := os.MkdirAll(f.dir, 0o755); err != nil {
+		fmt.Fprintf(stderr, "swarmscope: --dir: %v\n", err)
+		return ExitFailure
+	}
+
+	e, err := engine.New(ctx, engine.Config{
+		DataDir: f.dir, ListenHost: f.bind, ListenPort: f.port, MaxConns: f.maxConns,
+		NoDHT: f.noDHT, UploadLimit: f.uploadLimit, DownloadLimit: f.downloadLimit,
+		Log: io.Discard,
+	})
+	if err != nil {
+		fmt.Fprintf(stderr, "swarmscope: %v\n", oneLine(err.Error()))
+		return ExitFailure
+	}
+	mapper := startUPnP(ctx, f, e)
+	defer func() {
+		// Mappings go first: they outlive us on the router otherwise.
+		if mapper != nil {
+			if err := mapper.Close(); err != nil {
+				fmt.Fprintf(stderr, "swarmscope: removing UPnP mappings: %v\n", oneLine(err.Error()))
+			}
+		}
+		if err := e.Close(); err != nil {
+			fmt.Fprintf(stderr, "swarmscope: closing: %v\n", oneLine(err.Error()))
+		}
+	}()
+	for _, src := range sources {
+		if err := e.Add(src); err != nil {
+			fmt.Fprintf(stderr, "swarmscope: %v\n", oneLine(err.Error()))
+			return ExitFailure
+		}
+		if len(peers) > 0 {
+			if err := e.AddPeers(src.InfoHash, peers); err != nil {
+				fmt.Fprintf(stderr, "swarmscope: %v\n", oneLine(err.Error()))
+				return ExitFailure
+			}
+		}
+	}
+
+	if f.headless || f.json || !isTerminal(stdout) {
+		return runHeadless(ctx, e, headlessOptions{Out: stdout, Err: stderr, JSON: f.json, Seed: f.seed})
+	}
+	servers := splitList(f.stun)
+	natCheck := func(ctx context.Context) (nat.Report, error) {
+		if len(servers) == 0 {
+			return nat.Report{}, errors.New("no STUN servers configured (--stun)")
+		}
+		r, err := nat.Check(ctx, nat.Options{Servers: servers, LocalIP: f.bind, NoUPnP: mapper == nil, UPnP: mapper})
+		if err == nil {
+			e.SetNATType(string(r.NATType))
+		}
+		return r, err
+	}
+	err = tui.Run(ctx, tui.Options{
+		Title:     fmt.Sprintf("swarmscope %s — %d torrent(s), listening on %s", version(), len(sources), e.ListenAddr()),
+		Backend:   e,
+		Snapshots: e.Snapshots(),
+		Events:    e.Events(),
+		NAT:       natCheck,
+	})
+	if err != nil {
+		fmt.Fprintf(stderr, "swarmscope: %v\n", oneLine(err.Error()))
+		return ExitFailure
+	}
+	return ExitOK
+}
+
+// startUPnP maps the listen port in the background; the engine labels
+// inbound connections `upnp` while the mapping is active.
+func startUPnP(ctx context.Context, f *downloadFlags, e *engine.Engine) *upnp.Mapper {
+	if f.noUPnP {
+		return nil
+	}
+	src := upnp.SSDP(2 * time.Second)
+	if f.upnpURL != "" {
+		src = upnp.DeviceURL(f.upnpURL)
+	}
+	m := upnp.New(upnp.Config{
+		Source: src,
+		Port:   e.ListenPort(),
+		OnEvent: func(ev upnp.Event) {
+			e.Publish(engine.Event{Time: ev.Time, Kind: engine.EventNAT, Message: "UPnP " + string(ev.Kind) + ": " + ev.Message})
+		},
+	})
+	e.SetUPnP(m)
+	go func() {
+		// Failure is reported as an event; the download goes on without.
+		_ = m.Start(ctx)
+	}()
+	return m
+}
+
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	return ok && term.IsTerminal(f.Fd())
+}

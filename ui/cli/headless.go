@@ -1,0 +1,203 @@
+package cli
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"strings"
+	"time"
+
+	"github.com/swarmscope/swarmscope/engine"
+)
+
+// headlessOptions configures runHeadless.
+type headlessOptions struct {
+	Out, Err io.Writer
+	JSON     bool
+	Seed     bool          // keep running after completion
+	Every    time.Duration // human line interval; default 2 s
+}
+
+// Headless source of truth: an Engine's snapshots and events.
+type snapshotSource interface {
+	Snapshots() <-chan engine.Snapshot
+	Events() <-chan engine.Event
+}
+
+type jsonPath struct {
+	Peers     int     `json:"peers"`
+	DownBps   float64 `json:"down_bps"`
+	UpBps     float64 `json:"up_bps"`
+	DownBytes int64   `json:"down_bytes"`
+	UpBytes   int64   `json:"up_bytes"`
+}
+
+type jsonTorrent struct {
+	Name     string              `json:"name"`
+	InfoHash string              `json:"infohash"`
+	State    engine.State        `json:"state"`
+	Progress float64             `json:"progress"`
+	Size     int64               `json:"size"`
+	DownBps  float64             `json:"down_bps"`
+	UpBps    float64             `json:"up_bps"`
+	Peers    engine.OriginCounts `json:"peers"`
+	Error    string              `json:"error,omitempty"`
+}
+
+type jsonTick struct {
+	Type     string              `json:"type"` // "tick"
+	Time     time.Time           `json:"time"`
+	Torrents []jsonTorrent       `json:"torrents"`
+	Paths    map[string]jsonPath `json:"paths"`
+}
+
+type jsonEvent struct {
+	Type  string       `json:"type"` // "event"
+	Event engine.Event `json:"event"`
+}
+
+type jsonSummary struct {
+	Type     string              `json:"type"` // "summary"
+	Time     time.Time           `json:"time"`
+	Complete bool                `json:"complete"`
+	Elapsed  float64             `json:"elapsed_s"`
+	Torrents []jsonTorrent       `json:"torrents"`
+	Paths    map[string]jsonPath `json:"paths"`
+}
+
+func pathsJSON(s engine.Snapshot) map[string]jsonPath {
+	m := make(map[string]jsonPath, len(engine.Origins))
+	for _, o := range engine.Origins {
+		p := s.Path(o)
+		m[string(o)] = jsonPath{p.Peers, p.DownBps, p.UpBps, p.DownBytes, p.UpBytes}
+	}
+	return m
+}
+
+func torrentsJSON(s engine.Snapshot) []jsonTorrent {
+	out := make([]jsonTorrent, 0, len(s.Torrents))
+	for _, t := range s.Torrents {
+		out = append(out, jsonTorrent{t.Name, t.InfoHash, t.State, t.Progress, t.Size, t.DownBps, t.UpBps, t.Peers, t.Err})
+	}
+	return out
+}
+
+// allDone reports whether every torrent has finished, and whether any
+// failed on the way.
+func allDone(s engine.Snapshot) (done, failed bool) {
+	if len(s.Torrents) == 0 {
+		return false, false
+	}
+	for _, t := range s.Torrents {
+		switch t.State {
+		case engine.StateSeeding:
+		case engine.StateError:
+			failed = true
+		default:
+			return false, false
+		}
+	}
+	return true, failed
+}
+
+// runHeadless prints progress until every torrent is complete (unless
+// Seed) or ctx ends, then a summary of what each path delivered.
+func runHeadless(ctx context.Context, src snapshotSource, o headlessOptions) int {
+	if o.Every <= 0 {
+		o.Every = 2 * time.Second
+	}
+	enc := json.NewEncoder(o.Out)
+	start := time.Now()
+	var last engine.Snapshot
+	var lastLine time.Time
+	events := src.Events()
+	for {
+		select {
+		case <-ctx.Done():
+			printSummary(o, enc, last, start, false)
+			fmt.Fprintln(o.Err, "swarmscope: interrupted; verified pieces are kept and resume next time")
+			return ExitFailure
+		case ev, ok := <-events:
+			if !ok {
+				events = nil
+				continue
+			}
+			if o.JSON {
+				enc.Encode(jsonEvent{Type: "event", Event: ev})
+			} else if notable(ev.Kind) {
+				fmt.Fprintf(o.Out, "%s  %s\n", ev.Time.Format(time.TimeOnly), ev.Message)
+			}
+		case s := <-src.Snapshots():
+			last = s
+			if o.JSON {
+				enc.Encode(jsonTick{Type: "tick", Time: s.Time, Torrents: torrentsJSON(s), Paths: pathsJSON(s)})
+			} else if s.Time.Sub(lastLine) >= o.Every-100*time.Millisecond {
+				lastLine = s.Time
+				fmt.Fprintln(o.Out, humanLine(s))
+			}
+			if done, failed := allDone(s); done && !o.Seed {
+				printSummary(o, enc, s, start, !failed)
+				if failed {
+					for _, t := range s.Torrents {
+						if t.Err != "" {
+							fmt.Fprintf(o.Err, "swarmscope: %s: %s\n", t.Name, t.Err)
+						}
+					}
+					return ExitFailure
+				}
+				return ExitOK
+			}
+		}
+	}
+}
+
+func notable(k engine.EventKind) bool {
+	switch k {
+	case engine.EventPeerConnected, engine.EventPeerDisconnected, engine.EventTrackerAnnounce:
+		return false
+	}
+	return true
+}
+
+func humanLine(s engine.Snapshot) string {
+	var b strings.Builder
+	b.WriteString(s.Time.Format(time.TimeOnly))
+	var size, done int64
+	var peers engine.OriginCounts
+	for _, t := range s.Torrents {
+		size += t.Size
+		done += t.Completed
+		peers.Inbound += t.Peers.Inbound
+		peers.Outbound += t.Peers.Outbound
+		peers.Holepunched += t.Peers.Holepunched
+		peers.UPnP += t.Peers.UPnP
+	}
+	if size > 0 {
+		fmt.Fprintf(&b, "  %5.1f%% of %s", 100*float64(done)/float64(size), engine.FormatBytes(size))
+	} else {
+		b.WriteString("  fetching metadata")
+	}
+	fmt.Fprintf(&b, "  ↓ %s  ↑ %s  peers: in %d, out %d, holepunched %d, upnp %d",
+		engine.FormatRate(s.DownBps), engine.FormatRate(s.UpBps), peers.Inbound, peers.Outbound, peers.Holepunched, peers.UPnP)
+	return b.String()
+}
+
+func printSummary(o headlessOptions, enc *json.Encoder, s engine.Snapshot, start time.Time, complete bool) {
+	elapsed := time.Since(start)
+	if o.JSON {
+		enc.Encode(jsonSummary{Type: "summary", Time: time.Now(), Complete: complete, Elapsed: elapsed.Seconds(), Torrents: torrentsJSON(s), Paths: pathsJSON(s)})
+		return
+	}
+	if complete {
+		fmt.Fprintf(o.Out, "complete in %s\n", elapsed.Round(100*time.Millisecond))
+	}
+	for _, t := range s.Torrents {
+		fmt.Fprintf(o.Out, "  %s  %s  %.1f%%  %s\n", t.InfoHash[:8], t.Name, 100*t.Progress, t.State)
+	}
+	fmt.Fprintln(o.Out, "bytes by path:")
+	for _, o2 := range engine.Origins {
+		p := s.Path(o2)
+		fmt.Fprintf(o.Out, "  %-12s ↓ %-10s ↑ %-10s\n", o2, engine.FormatBytes(p.DownBytes), engine.FormatBytes(p.UpBytes))
+	}
+}
