@@ -85,6 +85,7 @@ type Model struct {
 	status    string
 	statusErr bool
 	statusID  int
+	statusTTL time.Duration // how long a status message stays; 0 keeps it
 	quitting  bool
 }
 
@@ -117,18 +118,19 @@ func New(opts Options) Model {
 	fi.Cursor.Style = th.Accent
 	fi.CharLimit = 256
 	m := Model{
-		ctx:      context.Background(),
-		opts:     opts,
-		th:       th,
-		keys:     keys.Default(),
-		help:     h,
-		torrents: torrents.New(th),
-		peers:    peers.New(th),
-		paths:    paths.New(th),
-		nat:      natview.New(th),
-		events:   events.New(th, opts.Location),
-		filter:   fi,
-		focus:    PaneTorrents,
+		ctx:       context.Background(),
+		opts:      opts,
+		th:        th,
+		keys:      keys.Default(),
+		help:      h,
+		torrents:  torrents.New(th),
+		peers:     peers.New(th),
+		paths:     paths.New(th),
+		nat:       natview.New(th),
+		events:    events.New(th, opts.Location),
+		filter:    fi,
+		focus:     PaneTorrents,
+		statusTTL: 6 * time.Second,
 	}
 	if opts.InitialNAT != nil {
 		m.nat.SetReport(*opts.InitialNAT)
@@ -238,11 +240,18 @@ func (m Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 func (m *Model) setStatus(s string, isErr bool) tea.Cmd {
 	m.statusID++
 	m.status, m.statusErr = s, isErr
-	return clearStatusAfter(m.statusID, 6*time.Second)
+	if m.statusTTL <= 0 {
+		return nil
+	}
+	return clearStatusAfter(m.statusID, m.statusTTL)
 }
 
 func (m *Model) setSnapshot(s engine.Snapshot) {
+	resize := m.snap == nil || len(m.snap.Torrents) != len(s.Torrents)
 	m.snap = &s
+	if resize {
+		defer m.relayout()
+	}
 	m.torrents.SetTorrents(s.Torrents)
 	m.paths.SetSnapshot(&s)
 	m.syncPeers()

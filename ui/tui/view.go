@@ -63,14 +63,16 @@ func (m *Model) relayout() {
 	b := l.body
 	switch {
 	case m.showMap:
+	case l.tabs && m.focus == PaneTorrents:
+		// The list alone would leave the screen empty: show the selected
+		// torrent's peers under it.
+		th := min(max(m.torrentRows()+3, 5), b.h/2)
+		l.panes[PaneTorrents] = rect{0, b.y, w, th}
+		l.panes[PanePeers] = rect{0, b.y + th, w, b.h - th}
 	case l.tabs:
 		l.panes[m.focus] = b
 	default:
-		nt := 1
-		if m.snap != nil {
-			nt = max(len(m.snap.Torrents), 1)
-		}
-		th := min(max(nt+3, 5), b.h/4+1)
+		th := min(max(m.torrentRows()+3, 5), b.h/4+1)
 		bh := min(max(b.h/3, 8), 14)
 		mh := b.h - th - bh
 		natW := min(max(w/3, 44), 60)
@@ -95,6 +97,13 @@ func (m *Model) relayout() {
 			m.events.SetSize(cw, ch)
 		}
 	}
+}
+
+func (m *Model) torrentRows() int {
+	if m.snap == nil {
+		return 1
+	}
+	return max(len(m.snap.Torrents), 1)
 }
 
 func tabLabel(i int) string {
@@ -226,7 +235,12 @@ func (m Model) upnpBadge() string {
 func joinLR(left, right string, w int) string {
 	lw, rw := render.Width(left), render.Width(right)
 	if lw+1+rw > w {
-		return render.Fit(left, w)
+		if rw+10 > w {
+			return render.Fit(left, w)
+		}
+		// The totals matter more than the title.
+		left = render.Fit(left, w-rw-1)
+		lw = w - rw - 1
 	}
 	return left + render.Spaces(w-lw-rw) + right
 }
@@ -265,6 +279,9 @@ func (m Model) body() []string {
 		return render.Box(m.th.Title.Render(" Connectivity map ")+m.th.Faint.Render(" m/esc closes "), content, b.w, b.h, m.th.BorderFocused)
 	}
 	if m.lay.tabs {
+		if m.focus == PaneTorrents {
+			return append(m.pane(PaneTorrents, m.lay.panes[PaneTorrents]), m.pane(PanePeers, m.lay.panes[PanePeers])...)
+		}
 		return m.pane(m.focus, b)
 	}
 	l := m.lay
@@ -421,17 +438,27 @@ func (m Model) overlayDialog(bg []string) []string {
 func (m Model) helpBox() []string {
 	th := m.th
 	h := m.help
-	h.Width = m.width - 6
-	body := render.Lines(h.FullHelpView(m.keys.FullHelp()))
-	body = append(body, "", th.Header.Render("Peer origins — how each peer reached you"))
+	avail := m.width - 6
+	groups := m.keys.FullHelp()
+	body := render.Lines(h.FullHelpView(groups))
+	if w := maxWidth(body); w > avail {
+		// Too wide for one row of columns: two rows.
+		half := (len(groups) + 1) / 2
+		body = render.Lines(h.FullHelpView(groups[:half]))
+		body = append(body, "")
+		body = append(body, render.Lines(h.FullHelpView(groups[half:]))...)
+	}
+	origins := []string{"", th.Header.Render("Peer origins — how each peer reached you")}
 	for _, o := range engine.Origins {
-		body = append(body, th.Origin(o).Render(styles.OriginGlyph(o)+" "+render.Fit(string(o), 12))+th.Subtle.Render(originHelp(o)))
+		origins = append(origins, th.Origin(o).Render(styles.OriginGlyph(o)+" "+render.Fit(string(o), 12))+th.Subtle.Render(originHelp(o)))
 	}
-	body = append(body, "", th.Faint.Render("Flags: E encrypted, then the discovery source (trk dht pex hp dir inc)."))
-	w := 0
-	for _, l := range body {
-		w = max(w, render.Width(l))
+	origins = append(origins, "", th.Faint.Render("Flags: E encrypted, then the discovery source (trk dht pex hp dir inc)."))
+	if len(body)+len(origins)+4 <= m.height {
+		body = append(body, origins...)
+	} else {
+		body = append(body, "", th.Legend())
 	}
+	w := maxWidth(body)
 	body = append(body, "", dialog.Hint(th, m.keys.Help, m.keys.Clear))
 	return dialog.Frame(th, "Help", body, min(w+4, m.width-2))
 }
@@ -448,4 +475,12 @@ func originHelp(o engine.Origin) string {
 		return "the peer dialed you through your UPnP port mapping"
 	}
 	return ""
+}
+
+func maxWidth(lines []string) int {
+	w := 0
+	for _, l := range lines {
+		w = max(w, render.Width(l))
+	}
+	return w
 }

@@ -1,7 +1,7 @@
 // Package connmap draws the connectivity map: you, your NAT or router, and
-// the internet, with one line per origin carrying its live peer count and
-// rates, and recent holepunches appearing on the holepunch line. It is the
-// one picture that explains a swarm's connectivity to a newcomer.
+// the internet, with one line per origin crossing the router and carrying
+// its live peer count and rates, and recent holepunches listed under it. It
+// is the one picture that explains a swarm's connectivity to a newcomer.
 package connmap
 
 import (
@@ -28,6 +28,28 @@ type Input struct {
 	Loc      *time.Location
 }
 
+// geometry of the drawing, chosen from the width.
+type geometry struct {
+	youW, gap1, wallW, gap2, labelW int
+	compact                         bool
+	peak                            float64 // common sparkline scale
+}
+
+func layout(w int) geometry {
+	g := geometry{youW: 22, gap1: 6, wallW: 26, gap2: 10}
+	if w < 110 {
+		g = geometry{youW: 20, gap1: 3, wallW: 20, gap2: 4, compact: true}
+	}
+	g.labelW = w - g.youW - g.gap1 - g.wallW - g.gap2
+	return g
+}
+
+// rows: a line per origin every other row, text rows between them.
+const (
+	firstLine = 2 // row (inside the boxes) of the first origin line
+	boxRows   = 2 + 2*len(engine.Origins) + 1
+)
+
 // Lines draws the map in w x h.
 func Lines(th *styles.Theme, in Input, w, h int) []string {
 	if in.Loc == nil {
@@ -37,67 +59,80 @@ func Lines(th *styles.Theme, in Input, w, h int) []string {
 	if snap == nil {
 		snap = &engine.Snapshot{}
 	}
-	var out []string
-
-	// Boxes: you, NAT/router, internet.
-	youW, natW := 22, 30
-	if w < 100 {
-		youW, natW = 20, 26
-	}
-	you := []string{
-		th.Title.Render("YOU"),
-		orDash(snap.ListenAddr),
-		"↓ " + format.Rate(snap.DownBps),
-		"↑ " + format.Rate(snap.UpBps),
-	}
-	natTitle := "NAT / ROUTER"
-	var natBody []string
-	if r := in.Report; r != nil {
-		if !r.BehindNAT && r.PublicAddr != "" {
-			natTitle = "NO NAT (public)"
-		}
-		natBody = append(natBody, th.Level(styles.NATTypeLevel(r.NATType)).Render(string(orType(r.NATType))))
-		natBody = append(natBody, "public "+orDash(r.PublicAddr))
-		switch {
-		case len(r.UPnP.Mappings) > 0:
-			mp := r.UPnP.Mappings[0]
-			natBody = append(natBody, th.Origin(engine.OriginUPnP).Render(fmt.Sprintf("UPnP %s %d → %s", mp.Proto, mp.ExternalPort, portOf(mp.Internal))))
-		case r.UPnP.Found:
-			natBody = append(natBody, th.Warn.Render("UPnP found, no mapping"))
-		default:
-			natBody = append(natBody, th.Subtle.Render("no UPnP"))
-		}
-		if r.DoubleNAT {
-			natBody = append(natBody, th.Bad.Render("⚠ double NAT"))
-		}
-	} else {
-		natBody = append(natBody, th.Subtle.Render("not diagnosed yet"), th.Subtle.Render("(r on the NAT pane)"))
-	}
-	natBox := render.Box(th.Title.Render(natTitle), natBody, natW, 6, th.Border)
-	youBox := render.Box("", you, youW, 6, th.Border)
-	gap := 6
-	restW := w - youW - natW - 2*gap
-	inet := []string{"", th.Title.Render("THE INTERNET"), th.Subtle.Render(countPeers(snap) + " peers connected"), th.Subtle.Render(in.verdict(th))}
-	inetBlock := render.Block(inet, max(restW, 0), 6)
-	link := render.Block([]string{"", "", th.Faint.Render(strings.Repeat("━", gap)), "", "", ""}, gap, 6)
-	top := render.HJoin(youBox, link, natBox, link, inetBlock)
-	out = append(out, top...)
-
-	// One line per origin. The NAT column is where inbound-style origins
-	// pass (or fail to pass) the router.
-	natX := youW + gap + natW/2
-	out = append(out, render.Fit(strings.Repeat(" ", youW/2)+th.Faint.Render("│")+strings.Repeat(" ", max(natX-youW/2-1, 0))+th.Faint.Render("│"), w))
+	g := layout(w)
+	g.peak = sharedPeak(snap, g.labelW)
 	recent := recentHolepunches(in.Events, snap.Time)
-	for _, o := range engine.Origins {
-		out = append(out, originLine(th, o, snap, in.Report, recent, w, youW/2, natX))
+
+	var out []string
+	// Column headings.
+	head := render.Center(th.Title.Render("YOU"), g.youW) + render.Spaces(g.gap1) +
+		render.Center(th.Title.Render(natHeading(in.Report)), g.wallW) + render.Spaces(g.gap2) +
+		th.Title.Render("THE INTERNET") + th.Subtle.Render("  "+countPeers(snap)+" peers")
+	out = append(out, render.Fit(head, w))
+
+	youText := map[int]string{
+		1: th.Bold.Render(orDash(snap.ListenAddr)),
+		3: th.Good.Render("↓ " + format.Rate(snap.DownBps)),
+		5: th.Accent.Render("↑ " + format.Rate(snap.UpBps)),
+		7: th.Subtle.Render(strconv.Itoa(len(snap.Torrents)) + " torrents"),
 	}
+	wallText := natText(th, in.Report)
+
+	for row := 0; row < boxRows; row++ {
+		var sb strings.Builder
+		// YOU box.
+		switch {
+		case row == 0:
+			sb.WriteString(th.Border.Render("╭" + strings.Repeat("─", g.youW-2) + "╮"))
+		case row == boxRows-1:
+			sb.WriteString(th.Border.Render("╰" + strings.Repeat("─", g.youW-2) + "╯"))
+		default:
+			edge := "│"
+			if originAt(row) >= 0 {
+				edge = "├"
+			}
+			sb.WriteString(th.Border.Render("│") + render.Fit(" "+youText[row], g.youW-2) + th.Border.Render(edge))
+		}
+		oi := originAt(row)
+		if oi < 0 {
+			// Between lines: the router's walls with its description.
+			sb.WriteString(render.Spaces(g.gap1))
+			switch {
+			case row == 0:
+				sb.WriteString(th.Border.Render("┏" + strings.Repeat("━", g.wallW-2) + "┓"))
+			case row == boxRows-1:
+				sb.WriteString(th.Border.Render("┗" + strings.Repeat("━", g.wallW-2) + "┛"))
+			default:
+				sb.WriteString(th.Border.Render("┃") + render.Center(wallText[row], g.wallW-2) + th.Border.Render("┃"))
+			}
+			out = append(out, render.Fit(sb.String(), w))
+			continue
+		}
+		o := engine.Origins[oi]
+		sb.WriteString(originLine(th, g, o, snap, in.Report, recent))
+		out = append(out, render.Fit(sb.String(), w))
+	}
+
 	out = append(out, "")
-	out = append(out, " "+th.Legend())
+	out = append(out, " "+th.Legend()+th.Faint.Render("   arrows: who dialed whom"))
+	if in.Report != nil {
+		text := styles.VerdictText(in.Report.Reachable.Verdict)
+		if a := in.Report.Reachable.Advice; a != "" {
+			text += " — " + a
+		}
+		for i, l := range render.Wrap(text, w-2) {
+			if i == 0 {
+				out = append(out, " "+th.Level(styles.VerdictLevel(in.Report.Reachable.Verdict)).Render(l))
+			} else {
+				out = append(out, " "+th.Subtle.Render(l))
+			}
+		}
+	}
 
 	// Recent holepunches, newest first.
-	if len(recent) > 0 {
+	if len(recent) > 0 && len(out)+2 < h {
 		out = append(out, "")
-		out = append(out, th.OriginBold(engine.OriginHolepunched).Render(fmt.Sprintf("recent holepunches (last %s)", format.Duration(RecentWindow))))
+		out = append(out, " "+th.OriginBold(engine.OriginHolepunched).Render("recent holepunches (last minute)"))
 		for i := len(recent) - 1; i >= 0 && len(out) < h; i-- {
 			e := recent[i]
 			mark, st := "◆", th.Origin(engine.OriginHolepunched)
@@ -107,96 +142,165 @@ func Lines(th *styles.Theme, in Input, w, h int) []string {
 			case engine.EventHolepunchFailed, engine.EventHolepunchError:
 				mark, st = "✗", th.Bad
 			}
-			line := th.Faint.Render(e.Time.In(in.Loc).Format("15:04:05")) + " " + st.Render(mark+" "+strings.TrimPrefix(string(e.Kind), "holepunch-")) + " " + e.Peer
+			ago := format.Duration(snap.Time.Sub(e.Time))
+			line := th.Faint.Render(e.Time.In(in.Loc).Format("15:04:05")+" "+render.FitRight(ago, 3)+" ago") + " " +
+				st.Render(mark+" "+strings.TrimPrefix(string(e.Kind), "holepunch-")) + " " + e.Peer
 			if e.Via != "" {
 				line += th.Subtle.Render(" via relay " + e.Via)
 			}
 			if e.Message != "" {
-				line += th.Subtle.Render(" " + e.Message)
+				line += th.Subtle.Render(" — " + e.Message)
 			}
-			out = append(out, " "+line)
+			out = append(out, "  "+line)
 		}
 	}
 	return render.Block(out, w, h)
 }
 
-func (in Input) verdict(th *styles.Theme) string {
-	if in.Report == nil {
-		return "reachability unknown"
+// originAt is the origin drawn on box row r, or -1 for a text row.
+func originAt(r int) int {
+	if r < firstLine || r >= firstLine+2*len(engine.Origins) || (r-firstLine)%2 != 0 {
+		return -1
 	}
-	return styles.VerdictText(in.Report.Reachable.Verdict)
+	return (r - firstLine) / 2
 }
 
-func countPeers(s *engine.Snapshot) string {
-	n := 0
-	for _, p := range s.Paths {
-		n += p.Peers
+func natHeading(r *nat.Report) string {
+	if r != nil && !r.BehindNAT && r.PublicAddr != "" {
+		return "NO NAT"
 	}
-	return strconv.Itoa(n)
+	return "NAT / ROUTER"
 }
 
-// originLine draws "you ──◀── NAT ──◀── internet  ◀ inbound 3 peers ↓ ↑".
-func originLine(th *styles.Theme, o engine.Origin, s *engine.Snapshot, r *nat.Report, recent []engine.Event, w, youX, natX int) string {
+// natText is what the router's box says on its text rows.
+func natText(th *styles.Theme, r *nat.Report) map[int]string {
+	if r == nil {
+		return map[int]string{1: th.Subtle.Render("not diagnosed"), 3: th.Subtle.Render("r re-runs")}
+	}
+	t := map[int]string{
+		1: th.Level(styles.NATTypeLevel(r.NATType)).Render(string(orType(r.NATType))),
+		3: orDash(r.PublicAddr),
+		5: th.Subtle.Render("map " + abbrev(r.Mapping) + " · filter " + abbrev(r.Filtering)),
+	}
+	switch {
+	case len(r.UPnP.Mappings) > 0:
+		t[7] = th.Origin(engine.OriginUPnP).Render(fmt.Sprintf("UPnP %d mapping(s)", len(r.UPnP.Mappings)))
+	case r.UPnP.Found:
+		t[7] = th.Warn.Render("UPnP, no mapping")
+	default:
+		t[7] = th.Subtle.Render("no UPnP")
+	}
+	if r.DoubleNAT {
+		t[9] = th.Bad.Render("⚠ double NAT")
+	}
+	return t
+}
+
+// abbrev shortens an RFC 4787 behaviour: EI, AD, APD.
+func abbrev(b nat.Behavior) string {
+	switch b {
+	case nat.BehaviorEndpointIndependent:
+		return "EI"
+	case nat.BehaviorAddressDependent:
+		return "AD"
+	case nat.BehaviorAddressAndPortDependent:
+		return "APD"
+	case nat.BehaviorNone:
+		return "none"
+	}
+	return "?"
+}
+
+// originLine draws one origin's path from your box, through the router, to
+// its peers on the internet, with arrow heads that move one cell per second
+// in the direction the connections were dialed.
+func originLine(th *styles.Theme, g geometry, o engine.Origin, s *engine.Snapshot, r *nat.Report, recent []engine.Event) string {
 	p := s.Path(o)
 	st := th.Origin(o)
 	active := p.Peers > 0
-	seg := "─"
-	if !active {
-		seg = "┄"
-	}
-	// Arrow heads show who dialed: toward you for inbound and UPnP, away for
-	// outbound, both ways for holepunched.
-	var head string
+	tick := int(s.Time.Unix() % 1_000_000)
+
+	var gate string
 	switch o {
-	case engine.OriginInbound, engine.OriginUPnP:
-		head = "◀"
-	case engine.OriginOutbound:
-		head = "▶"
-	default:
-		head = "◆"
-	}
-	// At the NAT: outbound and holepunched pass through mappings the NAT
-	// makes for us; inbound needs an open NAT; UPnP goes through the
-	// mapping.
-	gate := "┼"
-	switch o {
-	case engine.OriginUPnP:
-		gate = "▣"
-	case engine.OriginHolepunched:
-		gate = "╳"
 	case engine.OriginInbound:
-		if r != nil && r.BehindNAT && r.Reachable.Verdict == nat.VerdictOutboundOnly && !active {
-			gate = "✗"
+		gate = "open"
+		if r != nil && r.BehindNAT && r.Reachable.Verdict == nat.VerdictOutboundOnly {
+			gate = "✗ closed"
+		}
+	case engine.OriginOutbound:
+		gate = "mapped"
+	case engine.OriginHolepunched:
+		gate = "╳ punched"
+	case engine.OriginUPnP:
+		gate = "▣ UPnP"
+		if r != nil && len(r.UPnP.Mappings) > 0 {
+			gate = fmt.Sprintf("▣ UPnP :%d", r.UPnP.Mappings[0].ExternalPort)
 		}
 	}
-	lineW := max(w-youX-36, natX-youX+8)
-	left := natX - youX - 1
-	right := max(lineW-left-1, 4)
-	drawSeg := func(n int) string {
-		if n <= 0 {
-			return ""
-		}
-		b := strings.Repeat(seg, n)
-		if active {
-			mid := n / 2
-			runes := []rune(b)
-			runes[mid] = []rune(head)[0]
-			b = string(runes)
-		}
-		return b
-	}
-	line := strings.Repeat(" ", youX) + "├" + drawSeg(left) + gate + drawSeg(right)
+	seg := func(n, phase int) string { return flow(o, n, tick+phase, active) }
+	wallInner := g.wallW - 2
+	gl := render.Width(gate)
+	left := (wallInner - gl - 2) / 2
+	right := wallInner - gl - 2 - left
+	line := seg(g.gap1, 0) + "╂" + seg(left, g.gap1) + " " + gate + " " + seg(right, g.gap1+left) + "╂" + seg(g.gap2-1, g.gap1+wallInner)
 	if active {
 		line = st.Render(line)
 	} else {
 		line = th.Faint.Render(line)
 	}
-	label := st.Render(render.Fit(styles.OriginGlyph(o)+" "+string(o), 13))
-	stats := fmt.Sprintf("%4d peers ↓ %-9s ↑ %-9s", p.Peers, format.Rate(p.DownBps), format.Rate(p.UpBps))
+	return line + " " + label(th, g, o, p, recent)
+}
+
+// flow draws n cells of line with arrow heads every 6 cells, shifted by
+// tick so they travel: toward you for inbound and UPnP, away for outbound,
+// both ways (alternating) for holepunched.
+func flow(o engine.Origin, n, tick int, active bool) string {
+	if n <= 0 {
+		return ""
+	}
 	if !active {
+		return strings.Repeat("┄", n)
+	}
+	const spacing = 6
+	b := make([]string, n)
+	for i := range b {
+		b[i] = "─"
+	}
+	for i := 0; i < n; i++ {
+		var on bool
+		var head string
+		switch o {
+		case engine.OriginOutbound:
+			on, head = mod(i-tick, spacing) == 0, "▶"
+		case engine.OriginHolepunched:
+			on, head = mod(i-tick, spacing) == 0, "◆"
+		default:
+			on, head = mod(i+tick, spacing) == 0, "◀"
+		}
+		if on {
+			b[i] = head
+		}
+	}
+	return strings.Join(b, "")
+}
+
+func mod(a, m int) int { return ((a % m) + m) % m }
+
+func label(th *styles.Theme, g geometry, o engine.Origin, p engine.PathStats, recent []engine.Event) string {
+	st := th.OriginBold(o)
+	name := string(o)
+	nameW := 12
+	if g.compact {
+		name, nameW = styles.OriginShort(o), 4
+	}
+	stats := fmt.Sprintf("%3d peers ↓ %s ↑ %s", p.Peers, render.FitRight(format.Rate(p.DownBps), 9), render.FitRight(format.Rate(p.UpBps), 9))
+	if g.compact {
+		stats = fmt.Sprintf("%3d ↓%s", p.Peers, render.FitRight(format.Rate(p.DownBps), 9))
+	}
+	if p.Peers == 0 {
 		stats = th.Faint.Render(stats)
 	}
-	extra := ""
+	out := st.Render(styles.OriginGlyph(o)+" "+render.Fit(name, nameW)) + " " + stats
 	if o == engine.OriginHolepunched {
 		ok := 0
 		for _, e := range recent {
@@ -205,10 +309,39 @@ func originLine(th *styles.Theme, o engine.Origin, s *engine.Snapshot, r *nat.Re
 			}
 		}
 		if ok > 0 {
-			extra = st.Render(fmt.Sprintf(" ✓%d punched", ok))
+			out += th.OriginBold(o).Render(fmt.Sprintf(" ✓%d new", ok))
 		}
 	}
-	return render.Fit(line+" "+label+" "+stats+extra, w)
+	if rest := g.labelW - render.Width(out) - 2; rest >= 10 && len(p.History) > 0 {
+		hist := make([]float64, 0, 120)
+		from := max(len(p.History)-rest, 0)
+		for _, s := range p.History[from:] {
+			hist = append(hist, s.DownBps)
+		}
+		out += "  " + th.Origin(o).Render(render.Sparkline(hist, min(rest, 60), g.peak))
+	}
+	return out
+}
+
+// sharedPeak is the highest download sample of the last minute over all
+// paths, so the sparklines compare paths instead of each filling its row.
+func sharedPeak(s *engine.Snapshot, width int) float64 {
+	m := 0.0
+	n := min(max(width, 0), 60)
+	for _, p := range s.Paths {
+		for _, r := range p.History[max(len(p.History)-n, 0):] {
+			m = max(m, r.DownBps)
+		}
+	}
+	return m
+}
+
+func countPeers(s *engine.Snapshot) string {
+	n := 0
+	for _, p := range s.Paths {
+		n += p.Peers
+	}
+	return strconv.Itoa(n)
 }
 
 func recentHolepunches(evs []engine.Event, now time.Time) []engine.Event {
@@ -224,7 +357,6 @@ func recentHolepunches(evs []engine.Event, now time.Time) []engine.Event {
 			out = append(out, e)
 		}
 	}
-	// Back to oldest first.
 	for i, j := 0, len(out)-1; i < j; i, j = i+1, j-1 {
 		out[i], out[j] = out[j], out[i]
 	}
@@ -243,11 +375,4 @@ func orType(t nat.Type) nat.Type {
 		return nat.TypeUnknown
 	}
 	return t
-}
-
-func portOf(hostport string) string {
-	if i := strings.LastIndexByte(hostport, ':'); i >= 0 {
-		return hostport[i:]
-	}
-	return hostport
 }

@@ -111,7 +111,7 @@ func (d Add) Lines(w int) []string {
 	case d.Busy:
 		body = append(body, th.Warn.Render("adding…"))
 	case d.Err != "":
-		for i, l := range wrapWords("✗ "+d.Err, w-4) {
+		for i, l := range render.Wrap("✗ "+d.Err, w-6) {
 			if i > 0 {
 				l = "  " + l
 			}
@@ -311,33 +311,4 @@ func orDash(s string) string {
 		return "-"
 	}
 	return s
-}
-
-func wrapWords(s string, w int) []string {
-	w = max(w, 10)
-	var out []string
-	line := ""
-	for _, word := range strings.Fields(s) {
-		for render.Width(word) > w {
-			if line != "" {
-				out = append(out, line)
-				line = ""
-			}
-			out = append(out, word[:w])
-			word = word[w:]
-		}
-		switch {
-		case line == "":
-			line = word
-		case render.Width(line)+1+render.Width(word) <= w:
-			line += " " + word
-		default:
-			out = append(out, line)
-			line = word
-		}
-	}
-	if line != "" {
-		out = append(out, line)
-	}
-	return out
 }

@@ -117,9 +117,16 @@ func Lines(th *styles.Theme, r nat.Report, w int) []string {
 		for _, mp := range u.Mappings {
 			lease := "permanent"
 			if mp.LeaseS > 0 {
-				lease = format.Duration(time.Duration(mp.LeaseS)*time.Second) + " left"
+				lease = "lease " + leaseLeft(time.Duration(mp.LeaseS)*time.Second)
 			}
-			out = append(out, kv("", fmt.Sprintf("%s %d → %s  %s", mp.Proto, mp.ExternalPort, mp.Internal, th.Subtle.Render(lease))))
+			line := fmt.Sprintf("%s %d → %s ", mp.Proto, mp.ExternalPort, mp.Internal)
+			if k+render.Width(line+lease) > w {
+				// The internal host is ours anyway; its port is what matters.
+				if i := strings.LastIndexByte(mp.Internal, ':'); i >= 0 {
+					line = fmt.Sprintf("%s %d → %s ", mp.Proto, mp.ExternalPort, mp.Internal[i:])
+				}
+			}
+			out = append(out, kv("", line+th.Subtle.Render(lease)))
 		}
 		if u.Error != "" {
 			out = append(out, kv("", th.Bad.Render(u.Error)))
@@ -141,8 +148,12 @@ func Lines(th *styles.Theme, r nat.Report, w int) []string {
 	}
 	if r.Reachable.Advice != "" {
 		out = append(out, "")
-		for _, l := range wrap(r.Reachable.Advice, max(w-2, 20)) {
-			out = append(out, th.Accent.Render("» ")+l)
+		for i, l := range render.Wrap(r.Reachable.Advice, max(w-2, 20)) {
+			if i == 0 {
+				out = append(out, th.Accent.Render("» ")+l)
+			} else {
+				out = append(out, "  "+l)
+			}
 		}
 	}
 	return out
@@ -179,23 +190,14 @@ func yesNo(th *styles.Theme, b *bool, goodWhenTrue bool) string {
 	return th.Warn.Render(map[bool]string{true: "yes", false: "no"}[*b])
 }
 
-// wrap breaks s into lines of at most w cells at spaces.
-func wrap(s string, w int) []string {
-	var out []string
-	line := ""
-	for _, word := range strings.Fields(s) {
-		switch {
-		case line == "":
-			line = word
-		case render.Width(line)+1+render.Width(word) <= w:
-			line += " " + word
-		default:
-			out = append(out, line)
-			line = word
-		}
+// leaseLeft is a lease in whole minutes or hours, short enough to stay on
+// the mapping's line.
+func leaseLeft(d time.Duration) string {
+	switch {
+	case d < time.Minute:
+		return format.Duration(d)
+	case d < time.Hour:
+		return fmt.Sprintf("%dm", int(d/time.Minute))
 	}
-	if line != "" {
-		out = append(out, line)
-	}
-	return out
+	return fmt.Sprintf("%dh%02dm", int(d/time.Hour), int(d%time.Hour/time.Minute))
 }

@@ -67,8 +67,8 @@ func (m *Model) Peak() float64 {
 // Lines renders the pane content, w x h.
 func (m *Model) Lines(w, h int) []string {
 	th := m.th
-	const label = 12 // "◆ holepunched"
-	stats := 4 + 1 + 9 + 1 + 9 + 1 + 8 + 1 + 8
+	const label = 13 // "◆ holepunched"
+	stats := 5 + 1 + 9 + 1 + 9 + 1 + 8 + 1 + 8
 	chartW := w - label - 1 - stats - 2
 	showTotals := true
 	if chartW < 12 {
@@ -80,7 +80,7 @@ func (m *Model) Lines(w, h int) []string {
 	peak := m.Peak()
 
 	var out []string
-	hdr := render.Fit("Path", label) + " " + render.FitRight("Peers", 4) + " " + render.FitRight("↓ now", 9) + " " + render.FitRight("↑ now", 9)
+	hdr := render.Fit("Path", label) + " " + render.FitRight("Peers", 5) + " " + render.FitRight("↓ now", 9) + " " + render.FitRight("↑ now", 9)
 	if showTotals {
 		hdr += " " + render.FitRight("↓ total", 8) + " " + render.FitRight("↑ total", 8)
 	}
@@ -93,7 +93,7 @@ func (m *Model) Lines(w, h int) []string {
 		p := m.paths[i]
 		st := th.Origin(o)
 		name := st.Render(render.Fit(styles.OriginGlyph(o)+" "+string(o), label))
-		row := name + " " + render.FitRight(strconv.Itoa(p.Peers), 4) + " " +
+		row := name + " " + render.FitRight(strconv.Itoa(p.Peers), 5) + " " +
 			render.FitRight(format.Rate(p.DownBps), 9) + " " + render.FitRight(format.Rate(p.UpBps), 9)
 		if showTotals {
 			row += " " + render.FitRight(format.Bytes(p.DownBytes), 8) + " " + render.FitRight(format.Bytes(p.UpBytes), 8)
