@@ -7,6 +7,7 @@ import (
 	"net"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/swarmscope/swarmscope/nat/stun"
@@ -42,6 +43,18 @@ type stunResult struct {
 type prober struct {
 	opts    *Options
 	resolve func(ctx context.Context, hostport string) (*net.UDPAddr, error)
+	// lossy is set when any transaction needed a retransmission: then
+	// silence is not trusted as a result.
+	lossy atomic.Bool
+}
+
+// do runs a transaction and notes whether the path lost packets.
+func (p *prober) do(ctx context.Context, s *sock, req stun.Request) (*stun.Response, error) {
+	r, err := s.client.Do(ctx, req)
+	if err == nil && r.Sends > 1 {
+		p.lossy.Store(true)
+	}
+	return r, err
 }
 
 // server is one configured STUN server and its answer to test I.
@@ -170,6 +183,17 @@ func (p *prober) discover(ctx context.Context, a *sock) (*stunResult, error) {
 	res.notes = append(res.notes, filterNotes...)
 	res.hairpin = hairpin
 	res.filtering = filtering
+	if p.lossy.Load() {
+		// A negative result is only as good as the path: with loss seen,
+		// silence may be loss rather than the NAT.
+		if filtering == BehaviorAddressDependent || filtering == BehaviorAddressAndPortDependent {
+			res.filtering = BehaviorUnknown
+			res.notes = append(res.notes, "packet loss seen on the path; the filtering test's silence is not trusted")
+		}
+		if hairpin != nil && !*hairpin {
+			res.hairpin = nil
+		}
+	}
 
 	multi := compareMappings(servers)
 	res.mapping = combineMapping(mapping5780, multi, &res.notes)
@@ -206,7 +230,7 @@ func (p *prober) phase1(ctx context.Context, a *sock) []*server {
 			if s.err != nil {
 				return
 			}
-			s.resp, s.err = a.client.Do(ctx1, stun.Request{To: s.addr, RTO: initialRTO, Attempts: 7})
+			s.resp, s.err = p.do(ctx1, a, stun.Request{To: s.addr, RTO: initialRTO, Attempts: 7})
 			if s.err == nil {
 				answered <- s.resp.RTT
 			} else {
@@ -306,7 +330,7 @@ func (p *prober) mappingTest(ctx context.Context, a *sock, bs *behaviourServer, 
 		// Only the port can change: a different mapping proves port
 		// dependence; the same mapping cannot tell EIM from ADM.
 		to := &net.UDPAddr{IP: bs.primary.IP, Port: bs.other.Port}
-		r, err := a.client.Do(ctx, stun.Request{To: to, RTO: rto, Attempts: phase2Attempts})
+		r, err := p.do(ctx, a, stun.Request{To: to, RTO: rto, Attempts: phase2Attempts})
 		if err != nil {
 			return BehaviorUnknown, []string{fmt.Sprintf("mapping test to %s: %v", to, err)}
 		}
@@ -325,11 +349,11 @@ func (p *prober) mappingTest(ctx context.Context, a *sock, bs *behaviourServer, 
 	wg.Add(2)
 	go func() {
 		defer wg.Done()
-		r2, err2 = a.client.Do(ctx, stun.Request{To: to2, RTO: rto, Attempts: phase2Attempts})
+		r2, err2 = p.do(ctx, a, stun.Request{To: to2, RTO: rto, Attempts: phase2Attempts})
 	}()
 	go func() {
 		defer wg.Done()
-		r3, err3 = a.client.Do(ctx, stun.Request{To: to3, RTO: rto, Attempts: phase2Attempts})
+		r3, err3 = p.do(ctx, a, stun.Request{To: to3, RTO: rto, Attempts: phase2Attempts})
 	}()
 	wg.Wait()
 	switch {
@@ -372,13 +396,13 @@ func (p *prober) filteringTest(ctx context.Context, bs *behaviourServer, rto tim
 		}
 		defer s.close()
 		o := outcome{local: udpAddrOf(s.conn.LocalAddr())}
-		ctl, err := s.client.Do(ctx, stun.Request{To: bs.primary, RTO: rto, Attempts: phase2Attempts})
+		ctl, err := p.do(ctx, s, stun.Request{To: bs.primary, RTO: rto, Attempts: phase2Attempts})
 		if err != nil {
 			o.note = fmt.Sprintf("filtering control to %s: %v", bs.primary, err)
 			return o
 		}
 		o.mapped = ctl.Mapped
-		_, err = s.client.Do(ctx, stun.Request{To: bs.primary, ChangeIP: changeIP, ChangePort: changePort, ExpectFrom: from, RTO: rto, Attempts: phase2Attempts})
+		_, err = p.do(ctx, s, stun.Request{To: bs.primary, ChangeIP: changeIP, ChangePort: changePort, ExpectFrom: from, RTO: rto, Attempts: phase2Attempts, Copies: 2})
 		var se *stun.ServerError
 		switch {
 		case err == nil:
@@ -442,7 +466,7 @@ func (p *prober) hairpinTest(ctx context.Context, a *sock, mapped *net.UDPAddr, 
 	if mapped == nil {
 		return nil
 	}
-	_, err := a.client.Do(ctx, stun.Request{To: mapped, Hairpin: true, RTO: rto, Attempts: phase2Attempts})
+	_, err := p.do(ctx, a, stun.Request{To: mapped, Hairpin: true, RTO: rto, Attempts: phase2Attempts, Copies: 2})
 	switch {
 	case err == nil:
 		return ptr(true)

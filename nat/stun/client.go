@@ -27,6 +27,7 @@ type call struct {
 	expect        *net.UDPAddr // required source; nil = any
 	acceptRequest bool         // hairpin probes receive our own request
 	sent          time.Time
+	sends         int
 	ch            chan *Response
 	wrongSource   bool
 }
@@ -115,6 +116,7 @@ func (c *Client) Deliver(b []byte, from net.Addr) bool {
 		return true
 	}
 	r.RTT = time.Since(cl.sent)
+	r.Sends = cl.sends
 	select {
 	case cl.ch <- r:
 	default:
@@ -139,6 +141,10 @@ type Request struct {
 	// waits one more (doubled) RTO.
 	RTO      time.Duration
 	Attempts int
+	// Copies sends each transmission this many times (default 1), for
+	// tests where silence is the answer: independent losses then rarely
+	// take every copy.
+	Copies int
 }
 
 // Do runs one transaction. The error is ErrTimeout, ErrWrongSource (only
@@ -190,9 +196,12 @@ func (c *Client) Do(ctx context.Context, req Request) (*Response, error) {
 			// earlier copy then reads short rather than RTO-inflated.
 			c.mu.Lock()
 			cl.sent = time.Now()
+			cl.sends++
 			c.mu.Unlock()
-			if _, err := c.conn.WriteTo(raw, req.To); err != nil {
-				return nil, fmt.Errorf("send to %s: %w", req.To, err)
+			for i := 0; i < max(req.Copies, 1); i++ {
+				if _, err := c.conn.WriteTo(raw, req.To); err != nil {
+					return nil, fmt.Errorf("send to %s: %w", req.To, err)
+				}
 			}
 			sent++
 			timer.Reset(rto)

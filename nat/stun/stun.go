@@ -45,6 +45,9 @@ type Response struct {
 	ErrorCode   int
 	ErrorReason string
 	RTT         time.Duration
+	// Sends is how many transmissions went out before the answer came; more
+	// than one means the path lost something.
+	Sends int
 }
 
 // Errors a transaction can end with.
