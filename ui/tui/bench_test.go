@@ -2,7 +2,12 @@ package tui
 
 import (
 	"fmt"
+	"io"
 	"testing"
+	"time"
+
+	"github.com/charmbracelet/lipgloss"
+	"github.com/muesli/termenv"
 
 	tea "github.com/charmbracelet/bubbletea"
 )
@@ -41,3 +46,25 @@ func BenchmarkSnapshot(b *testing.B) {
 }
 
 var _ tea.Model = Model{}
+
+// BenchmarkViewColor is BenchmarkView with true-colour styling, what a real
+// terminal pays: every styled cell emits escape codes.
+func BenchmarkViewColor(b *testing.B) {
+	for _, n := range []int{100, 1000, 10000} {
+		b.Run(fmt.Sprintf("peers=%d", n), func(b *testing.B) {
+			r := lipgloss.NewRenderer(io.Discard)
+			r.SetColorProfile(termenv.TrueColor)
+			r.SetHasDarkBackground(true)
+			rep := fixtureNAT()
+			m := New(Options{Title: "bench", InitialNAT: &rep, Renderer: r, Location: time.UTC})
+			m = step(b, m, tea.WindowSizeMsg{Width: 160, Height: 48})
+			m = step(b, m, snapshotMsg{snap: fixtureSnapshot(n)})
+			m = step(b, m, eventsMsg{evs: fixtureEvents()})
+			b.ReportAllocs()
+			b.ResetTimer()
+			for i := 0; i < b.N; i++ {
+				_ = m.View()
+			}
+		})
+	}
+}

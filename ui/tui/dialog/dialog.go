@@ -259,7 +259,7 @@ func (d *Files) Lines(w, h int) []string {
 		right := " " + prio + " " + render.FitRight(format.Percent(frac), 4) + " " + render.FitRight(format.Bytes(f.Size), 7)
 		line := cur + render.Fit(f.Path, max(w-4-1-render.Width(right), 4)) + right
 		if i == d.List.Cursor {
-			line = th.SelectedFocused.Render(line)
+			line = render.Highlight(line, true, th)
 		}
 		body = append(body, line)
 	}

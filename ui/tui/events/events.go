@@ -181,7 +181,7 @@ func (m *Model) Lines(w, h int, focused bool) []string {
 	for i := from; i < to; i++ {
 		line := Line(th, &m.all[m.rows[i]], m.loc)
 		if focused && i == m.list.Cursor {
-			line = th.SelectedFocused.Render(render.Fit("›"+line, w))
+			line = render.Highlight(render.Fit("›"+line, w), true, th)
 		} else {
 			line = " " + line
 		}

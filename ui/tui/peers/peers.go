@@ -58,7 +58,11 @@ type Model struct {
 	origin  engine.Origin // "" = all
 	filter  string
 
-	sel    string // selected peer ID, kept across ticks
+	sel    string // selected peer ID
+	// follow keeps the cursor on the selected peer as rows re-sort; it is
+	// set once the user picks a peer, so an untouched list stays still
+	// instead of scrolling after whichever peer happened to be first.
+	follow bool
 	list   render.List
 	widths []int
 	width  int
@@ -82,7 +86,7 @@ func (m *Model) SetSize(w, h int) {
 func (m *Model) SetTorrent(t engine.TorrentInfo, now time.Time) {
 	if t.InfoHash != m.torrent {
 		m.list = render.List{Height: m.list.Height}
-		m.sel = ""
+		m.sel, m.follow = "", false
 	}
 	m.torrent, m.name, m.all, m.now = t.InfoHash, t.Name, t.PeerList, now
 	m.apply()
@@ -176,7 +180,7 @@ func (m *Model) apply() {
 	}
 	m.sort()
 	m.list.Len = len(m.idx)
-	if m.sel != "" {
+	if m.follow && m.sel != "" {
 		for i, j := range m.idx {
 			if m.all[j].ID == m.sel {
 				m.list.Cursor = i
@@ -259,8 +263,9 @@ func (m *Model) remember() {
 // List exposes the cursor for navigation keys; call Moved afterwards.
 func (m *Model) List() *render.List { return &m.list }
 
-// Moved records the selection after the cursor moved.
-func (m *Model) Moved() { m.remember() }
+// Moved records the selection after the cursor moved; from now on the
+// cursor follows that peer.
+func (m *Model) Moved() { m.remember(); m.follow = true }
 
 // Click handles a click at content cell (x, y): the header sorts, a row
 // selects.
@@ -273,7 +278,7 @@ func (m *Model) Click(x, y int) {
 	}
 	m.list.Cursor = m.list.Offset + y - 1
 	m.list.Clamp()
-	m.remember()
+	m.Moved()
 }
 
 // Selected is the selected peer.
@@ -342,11 +347,7 @@ func (m *Model) Lines(w, h int, focused bool) []string {
 		cells[ColSince] = format.Duration(m.now.Sub(p.Since))
 		line := render.Row(columns, widths, cells)
 		if selected {
-			if focused {
-				line = th.SelectedFocused.Render(line)
-			} else {
-				line = th.Selected.Render(line)
-			}
+			line = render.Highlight(line, focused, th)
 		}
 		out = append(out, line)
 	}

@@ -11,6 +11,8 @@ import (
 
 	"github.com/charmbracelet/lipgloss"
 	"github.com/charmbracelet/x/ansi"
+
+	"github.com/swarmscope/swarmscope/styles"
 )
 
 // Width is the visible width of s in cells.
@@ -295,4 +297,15 @@ func Wrap(s string, w int) []string {
 		out = append(out, line)
 	}
 	return out
+}
+
+// Highlight restyles a rendered row as the selected row. The cells' own
+// colours are dropped first: their reset codes would otherwise cut the
+// selection background short after the first coloured cell.
+func Highlight(line string, focused bool, th *styles.Theme) string {
+	plain := ansi.Strip(line)
+	if focused {
+		return th.SelectedFocused.Render(plain)
+	}
+	return th.Selected.Render(plain)
 }

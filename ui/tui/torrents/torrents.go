@@ -176,11 +176,7 @@ func (m *Model) Lines(w, h int, focused bool) []string {
 		cells[colPeers] = m.peerCounts(t.Peers)
 		line := render.Row(columns, widths, cells)
 		if selected {
-			if focused {
-				line = th.SelectedFocused.Render(line)
-			} else {
-				line = th.Selected.Render(line)
-			}
+			line = render.Highlight(line, focused, th)
 		}
 		out = append(out, line)
 	}
