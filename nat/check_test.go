@@ -215,3 +215,79 @@ func TestCheckNatlabMatrix(t *testing.T) {
 		})
 	}
 }
+
+// The torrent client's own socket: its owner keeps reading it and hands
+// datagrams to Check, which reports that socket's public endpoint.
+func TestCheckSharedSocket(t *testing.T) {
+	srv := loopbackServer(t)
+	conn, err := net.ListenPacket("udp4", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	type handler = func([]byte, net.Addr) bool
+	hc := make(chan handler, 1)
+	hc <- nil
+	go func() { // the owner's read loop
+		buf := make([]byte, 2048)
+		for {
+			n, from, err := conn.ReadFrom(buf)
+			if err != nil {
+				return
+			}
+			h := <-hc
+			if h != nil {
+				h(buf[:n], from) // false: the owner's own traffic
+			}
+			hc <- h
+		}
+	}()
+	register := func(deliver func([]byte, net.Addr) bool) func() {
+		<-hc
+		hc <- deliver
+		return func() { <-hc; hc <- nil }
+	}
+	rep, err := nat.Check(context.Background(), nat.Options{Servers: []string{srv}, Conn: conn, ConnReader: register, NoUPnP: true, Timeout: 20 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !rep.SharedSocket || rep.PublicAddr != conn.LocalAddr().String() || rep.ProbedPort != conn.LocalAddr().(*net.UDPAddr).Port || rep.NATType != nat.TypeOpen {
+		t.Fatalf("%+v", rep)
+	}
+	// The socket still works for its owner afterwards.
+	if _, err := conn.WriteTo([]byte("x"), conn.LocalAddr()); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// Without ConnReader, Check reads the caller's socket itself and hands it
+// back readable.
+func TestCheckBorrowedSocket(t *testing.T) {
+	srv := loopbackServer(t)
+	conn, err := net.ListenPacket("udp4", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	rep, err := nat.Check(context.Background(), nat.Options{Servers: []string{srv}, Conn: conn, NoUPnP: true, Timeout: 20 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !rep.SharedSocket || rep.PublicAddr != conn.LocalAddr().String() {
+		t.Fatalf("%+v", rep)
+	}
+	if _, err := conn.WriteTo([]byte("ping"), conn.LocalAddr()); err != nil {
+		t.Fatal(err)
+	}
+	_ = conn.SetReadDeadline(time.Now().Add(10 * time.Second))
+	buf := make([]byte, 16)
+	for {
+		n, _, err := conn.ReadFrom(buf)
+		if err != nil {
+			t.Fatalf("socket unusable after Check: %v", err)
+		}
+		if string(buf[:n]) == "ping" {
+			return
+		}
+	}
+}

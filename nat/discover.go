@@ -259,11 +259,10 @@ func (p *prober) phase1(ctx context.Context, a *sock) []*server {
 	return servers
 }
 
+// describe words a phase-one failure for the servers table.
 func describe(err error, ctx context.Context) error {
-	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) || errors.Is(err, stun.ErrTimeout) {
-		if ctx.Err() != nil || errors.Is(err, stun.ErrTimeout) {
-			return errors.New("no response")
-		}
+	if errors.Is(err, stun.ErrTimeout) || ctx.Err() != nil {
+		return errors.New("no response")
 	}
 	return err
 }

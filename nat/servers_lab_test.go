@@ -14,7 +14,7 @@ import (
 )
 
 // serve runs a STUN server on host h with sockets at addrs[i][j] ("" = none).
-func serve(t *testing.T, h *natlab.Host, addrs [2][2]string, opts ...stunserver.Option) {
+func serve(t testing.TB, h *natlab.Host, addrs [2][2]string, opts ...stunserver.Option) {
 	t.Helper()
 	var conns [2][2]net.PacketConn
 	for x := range addrs {
@@ -35,7 +35,7 @@ func serve(t *testing.T, h *natlab.Host, addrs [2][2]string, opts ...stunserver.
 	t.Cleanup(func() { cancel(); <-done })
 }
 
-func publicHost(t *testing.T, in *natlab.Internet, name string, ips ...string) *natlab.Host {
+func publicHost(t testing.TB, in *natlab.Internet, name string, ips ...string) *natlab.Host {
 	t.Helper()
 	var addrs []netip.Addr
 	for _, ip := range ips {
