@@ -1,0 +1,99 @@
+package engine
+
+import (
+	"net/netip"
+	"testing"
+	"time"
+)
+
+func TestClassify(t *testing.T) {
+	now := time.Date(2026, 1, 1, 12, 0, 0, 0, time.UTC)
+	public := netip.MustParseAddrPort("44.1.2.3:6881")
+	other := netip.MustParseAddrPort("44.1.2.3:6882")
+	lan := netip.MustParseAddrPort("192.168.1.20:6881")
+	loop := netip.MustParseAddrPort("127.0.0.1:6881")
+	connects := map[netip.AddrPort]time.Time{}
+	seen := func(a netip.AddrPort) time.Time { return connects[a] }
+	cases := []struct {
+		name      string
+		discovery string
+		remote    netip.AddrPort
+		connectAt time.Time // of a ut_holepunch Connect naming public; zero = none
+		upnp      bool
+		want      Origin
+	}{
+		{"dialed from tracker", "Tr", public, time.Time{}, false, OriginOutbound},
+		{"dialed from DHT", "Hg", public, time.Time{}, true, OriginOutbound},
+		{"dialed from PEX", "X", public, time.Time{}, false, OriginOutbound},
+		{"dialed directly", "M", public, time.Time{}, false, OriginOutbound},
+		{"dialed after Connect", "C", public, time.Time{}, false, OriginHolepunched},
+		{"dialed after Connect, upnp on", "C", public, time.Time{}, true, OriginHolepunched},
+		{"accepted, nothing special", "I", public, time.Time{}, false, OriginInbound},
+		{"accepted with upnp mapping", "I", public, time.Time{}, true, OriginUPnP},
+		{"accepted from LAN with upnp", "I", lan, time.Time{}, true, OriginInbound},
+		{"accepted from loopback with upnp", "I", loop, time.Time{}, true, OriginInbound},
+		{"accepted right after Connect", "I", public, now.Add(-time.Second), false, OriginHolepunched},
+		{"accepted at the window's edge", "I", public, now.Add(-HolepunchWindow), false, OriginHolepunched},
+		{"accepted after the window", "I", public, now.Add(-HolepunchWindow - time.Millisecond), false, OriginInbound},
+		{"accepted after the window, upnp", "I", public, now.Add(-HolepunchWindow - time.Second), true, OriginUPnP},
+		{"Connect in the future is not evidence", "I", public, now.Add(time.Second), false, OriginInbound},
+		{"Connect named another port", "I", other, now.Add(-time.Second), false, OriginInbound},
+		{"Connect beats upnp", "I", public, now.Add(-time.Second), true, OriginHolepunched},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			clear(connects)
+			if !c.connectAt.IsZero() {
+				connects[public] = c.connectAt
+			}
+			got := classify(connInfo{Discovery: c.discovery, Remote: c.remote, At: now}, seen, c.upnp)
+			if got != c.want {
+				t.Errorf("got %s, want %s", got, c.want)
+			}
+		})
+	}
+}
+
+func TestEncryptedFlag(t *testing.T) {
+	for s, want := range map[string]bool{
+		"*torrent.PeerConn 0xc000 [flags=I,U,E,v1 id=...": true,
+		"*torrent.PeerConn 0xc000 [flags=Tr,e,v1 id=...":  true,
+		"*torrent.PeerConn 0xc000 [flags=Tr,v1 id=...":    false,
+		"*torrent.PeerConn 0xc000 [flags=M,U,v1 id=\"E\"":  false,
+		"garbage": false,
+	} {
+		if got := encryptedFlag(s); got != want {
+			t.Errorf("encryptedFlag(%q) = %v, want %v", s, got, want)
+		}
+	}
+}
+
+func TestRateWindow(t *testing.T) {
+	var w rateWindow
+	t0 := time.Unix(0, 0)
+	for i := 0; i <= 10; i++ {
+		w.add(t0.Add(time.Duration(i)*time.Second), int64(i)*1000, int64(i)*10)
+	}
+	down, up := w.rates()
+	if down != 1000 || up != 10 {
+		t.Errorf("rates = %v, %v; want 1000, 10", down, up)
+	}
+	// A stall shows within the window, not after minutes.
+	for i := 11; i <= 16; i++ {
+		w.add(t0.Add(time.Duration(i)*time.Second), 10000, 100)
+	}
+	if down, _ := w.rates(); down != 0 {
+		t.Errorf("after 6 idle seconds rate = %v, want 0", down)
+	}
+}
+
+func TestPathHistoryRing(t *testing.T) {
+	var p pathState
+	for i := 0; i < HistoryLen+5; i++ {
+		p.push(RateSample{DownBps: float64(i)})
+	}
+	h := p.historyCopy()
+	if len(h) != HistoryLen || h[0].DownBps != 5 || h[len(h)-1].DownBps != HistoryLen+4 {
+		t.Errorf("history len %d first %v last %v", len(h), h[0], h[len(h)-1])
+	}
+}
