@@ -47,7 +47,7 @@ func FuzzParseSource(f *testing.F) {
 	f.Add("", []byte("d4:infod6:lengthi-5e12:piece lengthi0eee"))
 	dir := f.TempDir()
 	f.Fuzz(func(t *testing.T, s string, torrent []byte) {
-		if torrent != nil {
+		if len(torrent) > 0 {
 			p := filepath.Join(dir, "f.torrent")
 			if err := os.WriteFile(p, torrent, 0o644); err != nil {
 				t.Fatal(err)

@@ -50,6 +50,9 @@ type NodeSpec struct {
 	Link natlab.LinkConfig
 	// Port is the listen port; 0 picks 6881 + index.
 	Port int
+	// Bootstrap names the peers this node is told about at start when
+	// Options.NoDirectory is set.
+	Bootstrap []string
 }
 
 // Options configures a swarm.
@@ -75,6 +78,10 @@ type Options struct {
 	AnnounceEvery time.Duration
 	// StageTimeout bounds the wait for one stage to connect (default 20 s).
 	StageTimeout time.Duration
+	// NoDirectory turns the directory and local discovery off: each node
+	// knows only its Bootstrap peers (and what PEX tells it). The matrix
+	// uses it to control exactly who dials whom.
+	NoDirectory bool
 }
 
 // Default is the demo topology: two public seeders that also relay
@@ -168,14 +175,14 @@ func defaultLink(spec NodeSpec) natlab.LinkConfig {
 	}
 	switch {
 	case spec.LANOf != "":
-		// Wi-Fi in the flat: fast and near.
-		return natlab.LinkConfig{Latency: 2 * time.Millisecond, Rate: 4 << 20}
+		// Wi-Fi in the flat: near, and faster than anything outside.
+		return natlab.LinkConfig{Latency: 2 * time.Millisecond, Rate: 1 << 20}
 	case spec.NAT == nat.TypeOpen && spec.Seeder:
-		// A seedbox in a datacentre: far but fat.
-		return natlab.LinkConfig{Latency: 40 * time.Millisecond, Rate: 1 << 20}
+		// A seedbox in a datacentre: far, and shared with many.
+		return natlab.LinkConfig{Latency: 40 * time.Millisecond, Rate: 512 << 10}
 	case spec.Seeder:
 		// A home uplink: slow.
-		return natlab.LinkConfig{Latency: 15 * time.Millisecond, Rate: 512 << 10}
+		return natlab.LinkConfig{Latency: 15 * time.Millisecond, Rate: 256 << 10}
 	}
 	return natlab.LinkConfig{Latency: 10 * time.Millisecond, Rate: 8 << 20}
 }
@@ -261,6 +268,11 @@ func validate(o *Options) error {
 	for _, n := range o.Nodes {
 		if n.LANOf != "" && !names[n.LANOf] {
 			return fmt.Errorf("demo: %s joins the LAN of unknown node %q", n.Name, n.LANOf)
+		}
+		for _, b := range n.Bootstrap {
+			if !names[b] || b == n.Name {
+				return fmt.Errorf("demo: %s bootstraps from unknown node %q", n.Name, b)
+			}
 		}
 		if n.LANOf == "" && n.NAT != nat.TypeOpen {
 			if _, err := natlab.Preset(n.NAT); err != nil {
@@ -383,12 +395,37 @@ func (s *Swarm) makeTorrent() error {
 	for _, n := range s.Nodes {
 		n.Dir = filepath.Join(s.opts.Dir, n.Name())
 		if n.Spec.Seeder {
-			if _, err := maketorrent.Make(n.Dir, filepath.Join(s.opts.Dir, n.Name()+".torrent"), spec); err != nil {
+			if err := shareFile(res.ContentPath, filepath.Join(n.Dir, filepath.Base(res.ContentPath))); err != nil {
 				return fmt.Errorf("demo: seeding %s: %w", n.Name(), err)
 			}
 		}
 	}
 	return nil
+}
+
+// shareFile gives a seeder its copy of the content: a hard link where the
+// file system allows it (seeders only read), else a real copy.
+func shareFile(src, dst string) error {
+	if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
+		return err
+	}
+	if err := os.Link(src, dst); err == nil {
+		return nil
+	}
+	in, err := os.Open(src)
+	if err != nil {
+		return err
+	}
+	defer in.Close()
+	out, err := os.Create(dst)
+	if err != nil {
+		return err
+	}
+	if _, err := io.Copy(out, in); err != nil {
+		out.Close()
+		return err
+	}
+	return out.Close()
 }
 
 func pieceLength(size int64) int64 {
@@ -409,32 +446,11 @@ func (s *Swarm) startNode(n *Node) error {
 		return fmt.Errorf("demo: %s: %w", n.Name(), err)
 	}
 	n.conn = pc
-	var status engine.UPnPStatus
-	if n.Spec.UPnP && n.Router != nil && !n.Router.Config().Firewall && n.Spec.LANOf == "" {
-		n.Gateway, err = igd.Start(n.Router)
-		if err != nil {
-			return fmt.Errorf("demo: %s gateway: %w", n.Name(), err)
-		}
-		n.Mapper = upnp.New(upnp.Config{
-			Source:      upnp.DeviceURL(n.Gateway.Location()),
-			Port:        n.Port,
-			Protocols:   []string{"UDP"},
-			InternalIP:  n.Host.Addr().String(),
-			Description: "swarmscope demo " + n.Name(),
-		})
-		if err := n.Mapper.Start(s.ctx); err != nil {
-			s.logf("%s: UPnP mapping failed: %v", n.Name(), err)
-		} else {
-			s.logf("%s: UPnP mapped %s:%d -> %s", n.Name(), n.Router.PublicIP(), n.Port, n.Addr())
-		}
-		status = n.Mapper
-	}
 	e, err := engine.New(s.ctx, engine.Config{
 		DataDir:    n.Dir,
 		PacketConn: pc,
 		NoDHT:      true,
 		NoTrackers: true,
-		UPnP:       status,
 		// anacrolix serves a peer's requests one at a time in map order
 		// but grants their memory reservations in arrival order; once a
 		// peer has more requests outstanding than this limit covers, the
@@ -459,10 +475,25 @@ func (s *Swarm) startNode(n *Node) error {
 		return fmt.Errorf("demo: %s: %w", n.Name(), err)
 	}
 	n.Engine = e
+	if n.Spec.UPnP && n.Router != nil && !n.Router.Config().Firewall && n.Spec.LANOf == "" {
+		if err := s.startUPnP(n); err != nil {
+			return err
+		}
+	}
 	if _, err := e.AddSource(s.ctx, s.Torrent.TorrentPath); err != nil {
 		return fmt.Errorf("demo: %s: %w", n.Name(), err)
 	}
 	s.logf("%s up at %s (%s)", n.Name(), n.Addr(), n.describe())
+	if s.opts.NoDirectory {
+		var boot []netip.AddrPort
+		for _, name := range n.Spec.Bootstrap {
+			boot = append(boot, s.byName[name].PublicAddr())
+		}
+		if len(boot) > 0 {
+			e.AddPeers(s.InfoHash, boot)
+		}
+		return nil
+	}
 	s.wg.Add(1)
 	go func() { defer s.wg.Done(); s.announceLoop(n) }()
 	if n.Router != nil && !n.Router.Config().Firewall {
@@ -476,6 +507,34 @@ func (s *Swarm) startNode(n *Node) error {
 				})
 			}()
 		}
+	}
+	return nil
+}
+
+// startUPnP gives the node's router a UPnP gateway and maps the node's
+// port on it with nat/upnp, as the real client does on a home network.
+func (s *Swarm) startUPnP(n *Node) error {
+	var err error
+	n.Gateway, err = igd.Start(n.Router)
+	if err != nil {
+		return fmt.Errorf("demo: %s gateway: %w", n.Name(), err)
+	}
+	e := n.Engine
+	n.Mapper = upnp.New(upnp.Config{
+		Source:      upnp.DeviceURL(n.Gateway.Location()),
+		Port:        n.Port,
+		Protocols:   []string{"UDP"},
+		InternalIP:  n.Host.Addr().String(),
+		Description: "swarmscope demo " + n.Name(),
+		OnEvent: func(ev upnp.Event) {
+			e.Publish(engine.Event{Time: ev.Time, Kind: engine.EventNAT, Message: "UPnP " + string(ev.Kind) + ": " + ev.Message})
+		},
+	})
+	e.SetUPnP(n.Mapper)
+	if err := n.Mapper.Start(s.ctx); err != nil {
+		s.logf("%s: UPnP mapping failed: %v", n.Name(), err)
+	} else {
+		s.logf("%s: UPnP mapped %s:%d -> %s", n.Name(), n.Router.PublicIP(), n.Port, n.Addr())
 	}
 	return nil
 }
@@ -538,7 +597,7 @@ func (s *Swarm) waitStage(stage, started []*Node) {
 				continue
 			}
 			for _, m := range started {
-				if m == n || m.Spec.NAT != nat.TypeOpen || m.Spec.LANOf != "" {
+				if m == n || !s.expectsLink(n, m) {
 					continue
 				}
 				if !n.connectedTo(m) {
@@ -553,6 +612,20 @@ func (s *Swarm) waitStage(stage, started []*Node) {
 		time.Sleep(100 * time.Millisecond)
 	}
 	s.logf("stage not fully connected after %s: %s", s.opts.StageTimeout, strings.Join(missing, ", "))
+}
+
+// expectsLink reports whether n should connect to m on its own: m is a
+// public peer n learns from the directory, or one of n's bootstrap peers.
+func (s *Swarm) expectsLink(n, m *Node) bool {
+	if s.opts.NoDirectory {
+		for _, b := range n.Spec.Bootstrap {
+			if b == m.Name() {
+				return true
+			}
+		}
+		return false
+	}
+	return m.Spec.NAT == nat.TypeOpen && m.Spec.LANOf == ""
 }
 
 func (s *Swarm) seeding(n *Node) bool {
@@ -640,4 +713,25 @@ func (s *Swarm) Describe() string {
 		fmt.Fprintf(&b, "%-10s %-21s %s\n", n.Name(), n.Addr(), n.describe())
 	}
 	return b.String()
+}
+
+// CheckNAT runs nat/'s real discovery from "you"'s host against the
+// simulated STUN server, reading "you"'s UPnP mapper for the UPnP part, and
+// tells "you"'s engine the result so holepunch failures can say why.
+func (s *Swarm) CheckNAT(ctx context.Context) (nat.Report, error) {
+	opts := nat.Options{
+		Servers:  []string{s.STUN[0].String()},
+		Listener: s.You.Host,
+		Timeout:  20 * time.Second,
+	}
+	if s.You.Mapper != nil {
+		opts.UPnP = s.You.Mapper
+	} else {
+		opts.NoUPnP = true
+	}
+	r, err := nat.Check(ctx, opts)
+	if err == nil {
+		s.You.Engine.SetNATType(string(r.NATType))
+	}
+	return r, err
 }

@@ -231,3 +231,19 @@ func TestHolepunchSymmetricAgainstPortRestricted(t *testing.T) {
 		t.Errorf("you connected to the symmetric peer anyway: %+v", p)
 	}
 }
+
+func TestMatrixMatchesTheory(t *testing.T) {
+	if testing.Short() {
+		t.Skip("the matrix runs dozens of swarms")
+	}
+	m, err := RunMatrix(context.Background(), MatrixOptions{Seed: 1, Parallel: 3})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var b strings.Builder
+	m.WriteText(&b)
+	if m.Mismatches != 0 {
+		t.Fatalf("matrix differs from theory:\n%s", b.String())
+	}
+	t.Logf("\n%s", b.String())
+}
