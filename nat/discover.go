@@ -24,6 +24,10 @@ const (
 	maxPhase2RTO    = 500 * time.Millisecond
 	phase2Attempts  = 3
 	lateServerGrace = 300 * time.Millisecond
+	// behaviourGrace is extra patience for servers that can run behaviour
+	// tests, when only plain ones have answered: it covers one lost
+	// packet's retransmission (sent 500 ms after the first).
+	behaviourGrace = time.Second
 )
 
 // stunResult is the outcome of STUN discovery, before UPnP and the verdict.
@@ -219,7 +223,11 @@ func (p *prober) phase1(ctx context.Context, a *sock) []*server {
 	ctx1, cancel := context.WithTimeout(ctx, phase1Limit)
 	defer cancel()
 	var wg sync.WaitGroup
-	answered := make(chan time.Duration, len(servers))
+	type answer struct {
+		rtt     time.Duration
+		capable bool
+	}
+	answered := make(chan answer, len(servers))
 	for i, name := range p.opts.Servers {
 		s := &server{name: name}
 		servers[i] = s
@@ -232,7 +240,7 @@ func (p *prober) phase1(ctx context.Context, a *sock) []*server {
 			}
 			s.resp, s.err = p.do(ctx1, a, stun.Request{To: s.addr, RTO: initialRTO, Attempts: 7})
 			if s.err == nil {
-				answered <- s.resp.RTT
+				answered <- answer{s.resp.RTT, s.resp.Other != nil}
 			} else {
 				s.err = describe(s.err, ctx1)
 			}
@@ -240,23 +248,46 @@ func (p *prober) phase1(ctx context.Context, a *sock) []*server {
 	}
 	all := make(chan struct{})
 	go func() { wg.Wait(); close(all) }()
+	var first answer
 	select {
 	case <-all:
 		return servers
-	case r := <-answered:
-		grace := max(lateServerGrace, 4*r)
-		t := time.NewTimer(grace)
-		defer t.Stop()
-		select {
-		case <-all:
-		case <-t.C:
-			cancel()
-			<-all
-		}
+	case first = <-answered:
 	case <-ctx1.Done():
 		<-all
+		return servers
 	}
-	return servers
+	capable := first.capable
+	grace := time.NewTimer(max(lateServerGrace, 4*first.rtt))
+	defer grace.Stop()
+	var extra <-chan time.Time
+	for {
+		select {
+		case <-all:
+			return servers
+		case a := <-answered:
+			capable = capable || a.capable
+			if capable && extra != nil {
+				// The behaviour server is in; stop waiting for others.
+				cancel()
+				<-all
+				return servers
+			}
+		case <-grace.C:
+			if capable {
+				cancel()
+				<-all
+				return servers
+			}
+			t := time.NewTimer(behaviourGrace)
+			defer t.Stop()
+			extra = t.C
+		case <-extra:
+			cancel()
+			<-all
+			return servers
+		}
+	}
 }
 
 // describe words a phase-one failure for the servers table.
