@@ -77,10 +77,16 @@ type Engine struct {
 	cancel context.CancelFunc
 	done   chan struct{}
 
-	events  chan Event
-	dropped atomic.Int64
-	snaps   chan Snapshot
-	latest  atomic.Pointer[Snapshot]
+	events chan Event
+	// evMu orders sends on events against closing it: anacrolix goroutines
+	// may still log or call back while the client shuts down.
+	evMu      sync.RWMutex
+	evClosed  bool
+	closeOnce sync.Once
+	closeErr  error
+	dropped   atomic.Int64
+	snaps     chan Snapshot
+	latest    atomic.Pointer[Snapshot]
 
 	mu       sync.Mutex
 	torrents map[string]*torrentState
@@ -295,6 +301,11 @@ func (d utpDialer) DialerNetwork() string { return "udp" }
 // Close stops the client; data already verified stays on disk and in the
 // completion database.
 func (e *Engine) Close() error {
+	e.closeOnce.Do(func() { e.closeErr = e.close() })
+	return e.closeErr
+}
+
+func (e *Engine) close() error {
 	e.cancel()
 	<-e.done
 	var errs []error
@@ -307,7 +318,10 @@ func (e *Engine) Close() error {
 	if err := e.store.Close(); err != nil {
 		errs = append(errs, fmt.Errorf("closing storage: %w", err))
 	}
+	e.evMu.Lock()
+	e.evClosed = true
 	close(e.events)
+	e.evMu.Unlock()
 	return errors.Join(errs...)
 }
 
@@ -372,10 +386,10 @@ func (e *Engine) emit(ev Event) {
 	if ev.Time.IsZero() {
 		ev.Time = time.Now()
 	}
-	select {
-	case <-e.done:
+	e.evMu.RLock()
+	defer e.evMu.RUnlock()
+	if e.evClosed {
 		return
-	default:
 	}
 	select {
 	case e.events <- ev:
