@@ -53,7 +53,7 @@ func (e *Engine) onPeerConnAdded(pc *torrent.PeerConn) {
 	}
 	e.peers[pc] = ps
 	var resolved *connectRecord
-	if rec := e.connects[remote]; rec != nil && origin == OriginHolepunched && !rec.resolved {
+	if rec := e.connectRecordLocked(remote); rec != nil && origin == OriginHolepunched && !rec.resolved {
 		rec.resolved = true
 		resolved = rec
 	}
@@ -98,7 +98,7 @@ func remoteAddrPort(pc *torrent.PeerConn) netip.AddrPort {
 }
 
 func (e *Engine) connectSeenLocked(a netip.AddrPort) time.Time {
-	if rec := e.connects[a]; rec != nil {
+	if rec := e.connectRecordLocked(a); rec != nil {
 		return rec.at
 	}
 	return time.Time{}
