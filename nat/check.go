@@ -25,6 +25,11 @@ type Options struct {
 	// LocalPort is the local port of the primary probe socket (0 = any).
 	// It is also the port UPnP maps.
 	LocalPort int
+	// ListenPort is the port peers are told (the torrent client's), named
+	// in the advice when it differs from the probed one — e.g. when the
+	// client's socket is busy and a fresh port is probed instead. Default:
+	// the UPnP mapper's port, else the probed port.
+	ListenPort int
 	// Conn, if set, is probed instead of a fresh socket: the torrent
 	// client's own UDP socket, whose public endpoint is what peers see.
 	// Check reads Conn itself for the duration of the probe unless
@@ -123,6 +128,9 @@ func Check(ctx context.Context, opts Options) (Report, error) {
 		}
 	} else if opts.UPnP != nil {
 		rep.UPnP = upnpReport(opts.UPnP.Report())
+		if opts.ListenPort == 0 {
+			opts.ListenPort = opts.UPnP.Port()
+		}
 	} else if opts.NoUPnP {
 		rep.UPnP.Error = "skipped (--no-upnp)"
 	}
@@ -130,6 +138,10 @@ func Check(ctx context.Context, opts Options) (Report, error) {
 		return rep, derr
 	}
 
+	rep.ListenPort = opts.ListenPort
+	if rep.ListenPort == 0 {
+		rep.ListenPort = rep.ProbedPort
+	}
 	rep.Servers = res.servers
 	rep.Notes = append(rep.Notes, res.notes...)
 	rep.Hairpin = res.hairpin

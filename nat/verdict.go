@@ -94,7 +94,10 @@ func (r *Report) Judge() {
 // reachability answers "can peers reach you?" and says why in the user's
 // terms.
 func (r *Report) reachability() Reachability {
-	port := r.ProbedPort
+	port := r.ListenPort
+	if port == 0 {
+		port = r.ProbedPort
+	}
 	portS := strconv.Itoa(port)
 	localIP := "this computer"
 	if ip := hostIP(r.LocalAddr); ip != nil && !ip.IsUnspecified() {
@@ -124,11 +127,14 @@ func (r *Report) reachability() Reachability {
 	case TypeOpen:
 		return v(VerdictPublic, fmt.Sprintf("Your address %s is public and unfiltered: peers can connect to port %s directly.", hostOr(r.PublicAddr), portS))
 	case TypeFullCone:
-		adv := fmt.Sprintf("Your full-cone NAT lets anyone reach %s once you have sent from that port", r.PublicAddr)
-		if r.PortPreserved != nil && !*r.PortPreserved {
-			adv += fmt.Sprintf("; it changes ports, so to be reachable on port %s, %s.", portS, fwd)
-		} else {
-			adv += "."
+		adv := "Your full-cone NAT lets anyone reach a port you have sent from"
+		switch {
+		case r.PortPreserved != nil && *r.PortPreserved:
+			adv += fmt.Sprintf(" and keeps port numbers, so peers can connect to %s.", joinPort(hostOr(r.PublicAddr), port, ""))
+		case r.PortPreserved != nil:
+			adv += fmt.Sprintf(", but it changes port numbers; to be reachable on port %s, %s.", portS, fwd)
+		default:
+			adv += fmt.Sprintf(", so peers can connect once you have contacted the swarm; to be sure of port %s, %s.", portS, fwd)
 		}
 		return v(VerdictFullCone, adv)
 	case TypeRestrictedCone, TypePortRestrictedCone:

@@ -288,6 +288,9 @@ func (m *Mapper) renewDue(ctx context.Context) {
 	}
 }
 
+// Port is the port this mapper maps (internal = external).
+func (m *Mapper) Port() int { return m.cfg.Port }
+
 // Active reports whether at least one mapping is currently held.
 func (m *Mapper) Active() bool {
 	m.mu.Lock()
