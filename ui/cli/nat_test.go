@@ -4,10 +4,13 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"net"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/swarmscope/swarmscope/nat/stunserver"
+	"github.com/swarmscope/swarmscope/nat/upnp/upnptest"
 )
 
 func natServer(t *testing.T) string {
@@ -94,5 +97,69 @@ func TestNatFlags(t *testing.T) {
 		if tc.code == 0 && !strings.Contains(out.String(), "--stun") && !strings.Contains(out.String(), "-stun") {
 			t.Errorf("help: %q", out.String())
 		}
+	}
+}
+
+func TestNatUPnPMappingRemoved(t *testing.T) {
+	srv := natServer(t)
+	for _, keep := range []bool{false, true} {
+		igd := upnptest.New("WANIPConnection:1")
+		defer igd.Close()
+		args := []string{"--stun", srv, "--upnp-url", igd.URL(), "--json", "--timeout", "20s"}
+		if keep {
+			args = append(args, "--keep-mapping")
+		}
+		var out, errb bytes.Buffer
+		if code := runNat(context.Background(), args, &out, &errb); code != 0 {
+			t.Fatalf("exit %d: %s", code, errb.String())
+		}
+		var rep struct {
+			UPnP struct {
+				Found    bool
+				Mappings []struct {
+					Proto        string `json:"proto"`
+					ExternalPort int    `json:"external_port"`
+				}
+			} `json:"upnp"`
+			ProbedPort int `json:"probed_port"`
+		}
+		if err := json.Unmarshal(out.Bytes(), &rep); err != nil {
+			t.Fatal(err)
+		}
+		if !rep.UPnP.Found || len(rep.UPnP.Mappings) != 2 || rep.UPnP.Mappings[0].ExternalPort != rep.ProbedPort {
+			t.Fatalf("%s", out.String())
+		}
+		if got := len(igd.Mappings()); keep != (got == 2) || !keep && got != 0 {
+			t.Fatalf("keep=%v: gateway holds %v", keep, igd.Mappings())
+		}
+	}
+}
+
+// Interrupting the check (SIGINT/SIGTERM cancel the context) still removes
+// the mapping it made.
+func TestNatInterruptRemovesMapping(t *testing.T) {
+	igd := upnptest.New("WANIPConnection:1")
+	defer igd.Close()
+	// A server that never answers keeps the check running.
+	dead, err := net.ListenPacket("udp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer dead.Close()
+	ctx, cancel := context.WithCancel(context.Background())
+	go func() {
+		for len(igd.Mappings()) < 2 {
+			time.Sleep(5 * time.Millisecond)
+		}
+		cancel()
+	}()
+	var out, errb bytes.Buffer
+	runNat(ctx, []string{"--stun", dead.LocalAddr().String(), "--upnp-url", igd.URL(), "--timeout", "60s"}, &out, &errb)
+	if got := igd.Mappings(); len(got) != 0 {
+		t.Fatalf("mapping left behind after interrupt: %v", got)
+	}
+	calls := strings.Join(igd.Calls(), ",")
+	if !strings.Contains(calls, "DeletePortMapping") {
+		t.Fatalf("calls %s", calls)
 	}
 }
