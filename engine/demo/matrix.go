@@ -78,7 +78,7 @@ func Theory(kind string, a, b nat.Type) (applicable, ok bool, why string) {
 	switch kind {
 	case KindDirect:
 		if unsolicited(b) {
-			return true, true, fmt.Sprintf("%s admits unsolicited packets", b)
+			return true, true, fmt.Sprintf("%s admits unsolicited packets to a live mapping", b)
 		}
 		return true, false, fmt.Sprintf("%s filters packets from endpoints it has not sent to", b)
 	case KindReverse:
@@ -229,11 +229,16 @@ func runExperiment(ctx context.Context, x experiment, seed uint64, o MatrixOptio
 		}
 		wait *= 2
 	} else {
+		// B talks to a public peer first, as a real client's socket talks
+		// to trackers and the DHT: a NAT only forwards to a live mapping,
+		// even a full cone.
 		opts.Nodes = []NodeSpec{
-			{Name: "b", NAT: target, UPnP: upnpOn, Seeder: true, Stage: 0},
-			{Name: "a", NAT: dialer, Stage: 1, Bootstrap: []string{"b"}},
+			{Name: "anchor", NAT: nat.TypeOpen, Seeder: true, Stage: 0},
+			{Name: "b", NAT: target, UPnP: upnpOn, Seeder: true, Stage: 1, Bootstrap: []string{"anchor"}},
+			{Name: "a", NAT: dialer, Stage: 2, Bootstrap: []string{"b"}},
 		}
-		opts.StageTimeout = time.Millisecond // the dial's outcome is the measurement
+		// B must be connected to the anchor before A dials; A's own stage
+		// is the measurement, so Start need not wait for it.
 	}
 	opts.You = "a"
 	s, err := Start(ctx, opts)

@@ -224,14 +224,16 @@ func Start(ctx context.Context, opts Options) (s *Swarm, err error) {
 	}
 	sort.Ints(order)
 	var started []*Node
-	for _, st := range order {
+	for i, st := range order {
 		for _, n := range stages[st] {
 			if err := s.startNode(n); err != nil {
 				return s, err
 			}
 		}
 		started = append(started, stages[st]...)
-		s.waitStage(stages[st], started)
+		if i < len(order)-1 {
+			s.waitStage(stages[st], started)
+		}
 	}
 	return s, nil
 }
