@@ -4,6 +4,7 @@ import (
 	"context"
 	"net"
 	"net/netip"
+	"strings"
 	"testing"
 	"time"
 
@@ -289,5 +290,40 @@ func TestCheckBorrowedSocket(t *testing.T) {
 		if string(buf[:n]) == "ping" {
 			return
 		}
+	}
+}
+
+// A server that advertises a second address but rejects CHANGE-REQUEST
+// with 420 (its alternate sockets are missing) leaves filtering unknown.
+func TestCheckChangeRequestRejected(t *testing.T) {
+	conns, err := stunserver.ListenUDP("127.0.0.1", "127.0.0.2")
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Keep [1][1] for OTHER-ADDRESS but drop the sockets change tests use.
+	conns[0][1].Close()
+	conns[1][0].Close()
+	conns[0][1], conns[1][0] = nil, nil
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- stunserver.New(conns).Serve(ctx) }()
+	defer func() { cancel(); <-done }()
+	rep, err := nat.Check(context.Background(), nat.Options{Servers: []string{conns[0][0].LocalAddr().String()}, LocalIP: "127.0.0.1", NoUPnP: true, Timeout: 20 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Change IP+port still works ([1][1] exists): EI filtering is proven.
+	// Change port alone is refused; that must not become a verdict.
+	if rep.Filtering != nat.BehaviorEndpointIndependent {
+		t.Fatalf("filtering %s notes %v", rep.Filtering, rep.Notes)
+	}
+	found := false
+	for _, n := range rep.Notes {
+		if strings.Contains(n, "refused CHANGE-REQUEST") {
+			found = true
+		}
+	}
+	if !found {
+		t.Fatalf("notes %v", rep.Notes)
 	}
 }

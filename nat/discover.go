@@ -149,14 +149,18 @@ func (p *prober) discover(ctx context.Context, a *sock) (*stunResult, error) {
 	first := firstAnswer(servers)
 	res.mapped = first.resp.Mapped
 	for _, s := range servers {
-		if s.err == nil && !stun.SameAddr(s.resp.Mapped, first.resp.Mapped) && !s.resp.Mapped.IP.Equal(first.resp.Mapped.IP) {
+		if s.err == nil && !s.resp.Mapped.IP.Equal(first.resp.Mapped.IP) {
 			res.notes = append(res.notes, fmt.Sprintf("servers disagree on the public IP (%s says %s): several uplinks or a load-balancing NAT", s.name, s.resp.Mapped.IP))
 			break
 		}
 	}
 
-	rto := min(max(3*rtt, minPhase2RTO), maxPhase2RTO)
 	bs, bsServer := pickBehaviourServer(servers, &res.notes)
+	if bsServer != nil {
+		// Phase two talks to this server only; its RTT sets the pace.
+		rtt = bsServer.resp.RTT
+	}
+	rto := min(max(3*rtt, minPhase2RTO), maxPhase2RTO)
 
 	var (
 		wg                   sync.WaitGroup
@@ -201,7 +205,7 @@ func (p *prober) discover(ctx context.Context, a *sock) (*stunResult, error) {
 
 	multi := compareMappings(servers)
 	res.mapping = combineMapping(mapping5780, multi, &res.notes)
-	if hairpin != nil && !*hairpin && res.mapping != BehaviorEndpointIndependent && res.filtering != BehaviorEndpointIndependent {
+	if res.hairpin != nil && !*res.hairpin && res.mapping != BehaviorEndpointIndependent && res.filtering != BehaviorEndpointIndependent {
 		// Under a destination-dependent (or unknown) mapping the looped
 		// packet gets a new source port that the filter drops, so silence
 		// says nothing about hairpin support.

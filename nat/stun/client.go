@@ -25,6 +25,7 @@ type Client struct {
 
 type call struct {
 	expect        *net.UDPAddr // required source; nil = any
+	to            *net.UDPAddr // where the request went
 	acceptRequest bool         // hairpin probes receive our own request
 	sent          time.Time
 	sends         int
@@ -111,7 +112,10 @@ func (c *Client) Deliver(b []byte, from net.Addr) bool {
 		return true
 	}
 	r.From = udpAddr(from)
-	if cl.expect != nil && !SameAddr(r.From, cl.expect) {
+	// A server that cannot honour CHANGE-REQUEST answers with an error
+	// from the address we sent to, not from the changed one.
+	errorFromTarget := r.Class == ClassError && SameAddr(r.From, cl.to)
+	if cl.expect != nil && !SameAddr(r.From, cl.expect) && !errorFromTarget {
 		cl.wrongSource = true
 		return true
 	}
@@ -166,7 +170,7 @@ func (c *Client) Do(ctx context.Context, req Request) (*Response, error) {
 	if err != nil {
 		return nil, err
 	}
-	cl := &call{ch: make(chan *Response, 1), acceptRequest: req.Hairpin}
+	cl := &call{ch: make(chan *Response, 1), acceptRequest: req.Hairpin, to: req.To}
 	if !req.AnySource && !req.Hairpin {
 		cl.expect = req.ExpectFrom
 		if cl.expect == nil {
