@@ -58,7 +58,7 @@ type Model struct {
 	origin  engine.Origin // "" = all
 	filter  string
 
-	sel    string // selected peer ID
+	sel string // selected peer ID
 	// follow keeps the cursor on the selected peer as rows re-sort; it is
 	// set once the user picks a peer, so an untouched list stays still
 	// instead of scrolling after whichever peer happened to be first.
