@@ -159,10 +159,10 @@ func Check(ctx context.Context, opts Options) (Report, error) {
 			rep.Mapping = BehaviorNone
 		}
 	}
-	if !res.anyAnswer {
+	rep.Judge()
+	if !res.anyAnswer && rep.NATType == TypeUDPBlocked {
 		rep.Notes = append(rep.Notes, fmt.Sprintf("no STUN server answered within %.1f s", time.Since(start).Seconds()))
 	}
-	rep.Judge()
 	rep.DurationMs = float64(time.Since(start).Microseconds()) / 1000
 	return rep, nil
 }
@@ -180,16 +180,12 @@ func (p *prober) localIP(local *net.UDPAddr, res *stunResult) net.IP {
 	if _, ok := p.opts.Listener.(OSNet); !ok {
 		return local.IP
 	}
-	for _, s := range res.servers {
-		if s.Error != "" {
-			continue
-		}
-		if addr, err := p.resolve(context.Background(), s.Address); err == nil {
-			if c, err := net.DialUDP("udp4", nil, addr); err == nil {
-				ip := c.LocalAddr().(*net.UDPAddr).IP
-				_ = c.Close()
-				return ip
-			}
+	// Prefer a server that answered: its route is the one that works.
+	for _, a := range append(append([]*net.UDPAddr(nil), res.answered...), res.resolved...) {
+		if c, err := net.DialUDP("udp4", nil, a); err == nil {
+			ip := c.LocalAddr().(*net.UDPAddr).IP
+			_ = c.Close()
+			return ip
 		}
 	}
 	return local.IP
@@ -241,7 +237,7 @@ func resolveUDP4(ctx context.Context, hostport string) (*net.UDPAddr, error) {
 	}
 	if ip, err := netip.ParseAddr(host); err == nil {
 		if !ip.Unmap().Is4() {
-			return nil, fmt.Errorf("%s: only IPv4 servers are supported", hostport)
+			return nil, fmt.Errorf("bad server address %q: only IPv4 servers are supported", hostport)
 		}
 		return net.UDPAddrFromAddrPort(netip.AddrPortFrom(ip.Unmap(), uint16(port))), nil
 	}

@@ -41,6 +41,9 @@ type stunResult struct {
 	hairpin       *bool
 	notes         []string
 	anyAnswer     bool
+	// answered and resolved are server addresses that answered / could
+	// at least be resolved.
+	answered, resolved []*net.UDPAddr
 }
 
 // prober holds one discovery run's shared state.
@@ -127,6 +130,12 @@ func (p *prober) discover(ctx context.Context, a *sock) (*stunResult, error) {
 	servers := p.phase1(ctx, a)
 	var rtt time.Duration
 	for _, s := range servers {
+		if s.addr != nil {
+			res.resolved = append(res.resolved, s.addr)
+			if s.err == nil {
+				res.answered = append(res.answered, s.addr)
+			}
+		}
 		sr := ServerResult{Address: s.name}
 		if s.err != nil {
 			sr.Error = s.err.Error()

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net"
 	"strconv"
+	"strings"
 )
 
 // Classify derives the classic NAT name from what was measured. It only
@@ -88,6 +89,10 @@ func (r *Report) Judge() {
 	r.DoubleNAT = r.UPnP.Found && gw != nil && !gw.IsUnspecified() &&
 		(IsPrivate(gw) || (public != nil && !gw.Equal(public)))
 	r.NATType = Classify(anyAnswer, r.BehindNAT, r.Mapping, r.Filtering)
+	if r.unresolved() {
+		// Nothing was sent, so silence says nothing about UDP.
+		r.NATType = TypeUnknown
+	}
 	r.Reachable = r.reachability()
 }
 
@@ -119,6 +124,9 @@ func (r *Report) reachability() Reachability {
 	}
 	if upnpActive && !r.DoubleNAT && r.NATType != TypeOpen {
 		return Reachability{Verdict: VerdictUPnP, Advice: fmt.Sprintf("Your router mapped port %s (TCP and UDP) to you via UPnP, so peers can connect to %s while swarmscope runs.", portS, joinPort(r.UPnP.ExternalIP, port, r.PublicAddr))}
+	}
+	if r.unresolved() {
+		return Reachability{Verdict: VerdictUnknown, Advice: "None of the STUN servers could be resolved, so nothing was measured: check DNS or give servers as IP:port with --stun."}
 	}
 	v := func(verdict Verdict, advice string) Reachability {
 		return Reachability{Verdict: verdict, Advice: prefix + advice}
@@ -153,6 +161,20 @@ func (r *Report) reachability() Reachability {
 		return v(VerdictUnknown, fmt.Sprintf("Your address %s is public, but the filtering test was inconclusive; if peers cannot reach you, allow incoming TCP and UDP on port %s in your firewall.", hostOr(r.PublicAddr), portS))
 	}
 	return v(VerdictUnknown, fmt.Sprintf("The STUN servers could not test your NAT's behaviour (an RFC 5780 server can); to be reachable for sure, %s.", fwd)+holepunchClause(r.Mapping))
+}
+
+// unresolved reports whether no server could even be addressed (DNS
+// failure, bad names): then no packet was sent.
+func (r *Report) unresolved() bool {
+	if len(r.Servers) == 0 {
+		return false
+	}
+	for _, s := range r.Servers {
+		if s.Error == "" || !strings.HasPrefix(s.Error, "resolve ") && !strings.HasPrefix(s.Error, "bad ") {
+			return false
+		}
+	}
+	return true
 }
 
 func withUPnP(fwd string, doubleNAT bool) string {

@@ -71,3 +71,11 @@ func TestJudge(t *testing.T) {
 		})
 	}
 }
+
+func TestJudgeUnresolved(t *testing.T) {
+	r := Report{Servers: []ServerResult{{Address: "stun.invalid:3478", Error: "resolve stun.invalid: no such host"}, {Address: "x", Error: "bad server address \"x\""}}}
+	r.Judge()
+	if r.NATType != TypeUnknown || r.Reachable.Verdict != VerdictUnknown || !strings.Contains(r.Reachable.Advice, "resolved") {
+		t.Fatalf("%+v", r)
+	}
+}

@@ -164,7 +164,11 @@ func printNatReport(w io.Writer, r nat.Report) {
 	section("Addresses")
 	row("Local", orDash(th, r.LocalAddr))
 	row("Public", orDash(th, r.PublicAddr))
-	row("Behind NAT", bold(r.BehindNAT))
+	if r.PublicAddr == "" {
+		row("Behind NAT", th.Faint.Render("unknown"))
+	} else {
+		row("Behind NAT", bold(r.BehindNAT))
+	}
 	dn := bold(r.DoubleNAT)
 	if r.CGNAT {
 		dn += th.Subtle.Render("  (carrier-grade NAT address seen)")
