@@ -200,3 +200,46 @@ func TestConcurrentClose(t *testing.T) {
 		t.Fatalf("left behind %v", got)
 	}
 }
+
+func TestPicksConnectedPublicGateway(t *testing.T) {
+	down := newIGD(t, "WANIPConnection:1")
+	down.Set(upnptest.Knobs{Status: "Disconnected", ExternalIP: "0.0.0.0"})
+	private := newIGD(t, "WANPPPConnection:1")
+	private.Set(upnptest.Knobs{ExternalIP: "10.1.2.3"})
+	good := newIGD(t, "WANIPConnection:2")
+	m := New(Config{Source: DeviceURL(down.URL(), private.URL(), good.URL(), "http://127.0.0.1:1/missing.xml"), Port: 6881, InternalIP: "192.168.1.20"})
+	if err := m.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close()
+	if r := m.Report(); r.Service != "WANIPConnection:2" || r.ExternalIP != "198.51.100.7" {
+		t.Fatalf("picked %+v", r)
+	}
+	if len(down.Mappings())+len(private.Mappings()) != 0 || len(good.Mappings()) != 2 {
+		t.Fatal("mapped on the wrong gateway")
+	}
+}
+
+func TestRenewalFailureReported(t *testing.T) {
+	f := newIGD(t, "WANIPConnection:1")
+	var log eventLog
+	m := New(Config{Source: DeviceURL(f.URL()), Port: 6881, InternalIP: "192.168.1.20", Lease: 2 * time.Second, OnEvent: log.add})
+	if err := m.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close()
+	f.Set(upnptest.Knobs{Conflict: true})
+	deadline := time.Now().Add(30 * time.Second)
+	for time.Now().Before(deadline) {
+		log.mu.Lock()
+		for _, e := range log.events {
+			if e.Kind == EventFailed && e.Code == CodeConflict && e.Mapping != nil {
+				log.mu.Unlock()
+				return
+			}
+		}
+		log.mu.Unlock()
+		time.Sleep(50 * time.Millisecond)
+	}
+	t.Fatalf("no failed renewal event: %v", log.kinds())
+}
