@@ -163,3 +163,24 @@ func TestNatInterruptRemovesMapping(t *testing.T) {
 		t.Fatalf("calls %s", calls)
 	}
 }
+
+// Colour is on when forced and off when NO_COLOR says so, even if forced.
+func TestNatColour(t *testing.T) {
+	srv := natServer(t)
+	run := func() string {
+		var out, errb bytes.Buffer
+		if code := runNat(context.Background(), []string{"--stun", srv, "--no-upnp", "--timeout", "20s"}, &out, &errb); code != 0 {
+			t.Fatalf("exit %d: %s", code, errb.String())
+		}
+		return out.String()
+	}
+	t.Setenv("CLICOLOR_FORCE", "1")
+	t.Setenv("NO_COLOR", "")
+	if s := run(); !strings.Contains(s, "\x1b[") {
+		t.Fatalf("no colour when forced:\n%s", s)
+	}
+	t.Setenv("NO_COLOR", "1")
+	if s := run(); strings.Contains(s, "\x1b[") {
+		t.Fatalf("colour despite NO_COLOR:\n%q", s)
+	}
+}
