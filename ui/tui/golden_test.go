@@ -192,3 +192,22 @@ func TestGoldenAddError(t *testing.T) {
 		checkScreen(t, sizeName("add_error", sz.w, sz.h), m, sz.w, sz.h)
 	}
 }
+
+func TestGoldenOtherScreens(t *testing.T) {
+	screens := map[string][]string{
+		"paths":        {"3"},
+		"events":       {"5"},
+		"files":        {"j", "j", "f", "j"},
+		"peer_details": {"2", "j", "enter"},
+		"remove":       {"d"},
+	}
+	for name, ks := range screens {
+		for _, sz := range sizes {
+			m := newFixtureModel(t, sz.w, sz.h, 40)
+			m = press(t, m, ks...)
+			checkScreen(t, sizeName(name, sz.w, sz.h), m, sz.w, sz.h)
+		}
+	}
+}
+
+func sizeMsg(w, h int) tea.WindowSizeMsg { return tea.WindowSizeMsg{Width: w, Height: h} }

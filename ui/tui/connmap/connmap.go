@@ -67,14 +67,14 @@ func Lines(th *styles.Theme, in Input, w, h int) []string {
 	// Column headings.
 	head := render.Center(th.Title.Render("YOU"), g.youW) + render.Spaces(g.gap1) +
 		render.Center(th.Title.Render(natHeading(in.Report)), g.wallW) + render.Spaces(g.gap2) +
-		th.Title.Render("THE INTERNET") + th.Subtle.Render("  "+countPeers(snap)+" peers")
+		th.Title.Render("THE INTERNET") + th.Subtle.Render("  "+plural(countPeers(snap), "peer"))
 	out = append(out, render.Fit(head, w))
 
 	youText := map[int]string{
 		1: th.Bold.Render(orDash(snap.ListenAddr)),
 		3: th.Good.Render("↓ " + format.Rate(snap.DownBps)),
 		5: th.Accent.Render("↑ " + format.Rate(snap.UpBps)),
-		7: th.Subtle.Render(strconv.Itoa(len(snap.Torrents)) + " torrents"),
+		7: th.Subtle.Render(plural(len(snap.Torrents), "torrent")),
 	}
 	wallText := natText(th, in.Report)
 
@@ -126,6 +126,15 @@ func Lines(th *styles.Theme, in Input, w, h int) []string {
 			} else {
 				out = append(out, " "+th.Subtle.Render(l))
 			}
+		}
+	}
+
+	// What the lines mean, when the screen has room for it next to the
+	// holepunch list.
+	if room := h - len(out) - min(len(recent), 6) - 3; room >= len(engine.Origins)+1 {
+		out = append(out, "")
+		for _, o := range engine.Origins {
+			out = append(out, "  "+th.Origin(o).Render(styles.OriginGlyph(o)+" "+render.Fit(string(o), 12))+th.Subtle.Render(Explain(o)))
 		}
 	}
 
@@ -223,9 +232,17 @@ func originLine(th *styles.Theme, g geometry, o engine.Origin, s *engine.Snapsho
 	var gate string
 	switch o {
 	case engine.OriginInbound:
-		gate = "open"
-		if r != nil && r.BehindNAT && r.Reachable.Verdict == nat.VerdictOutboundOnly {
+		switch {
+		case active:
+			gate = "open"
+		case r == nil:
+			gate = "?"
+		case r.Reachable.Verdict == nat.VerdictOutboundOnly:
 			gate = "✗ closed"
+		case styles.VerdictLevel(r.Reachable.Verdict) == 0:
+			gate = "open"
+		default:
+			gate = "?"
 		}
 	case engine.OriginOutbound:
 		gate = "mapped"
@@ -293,7 +310,7 @@ func label(th *styles.Theme, g geometry, o engine.Origin, p engine.PathStats, re
 	if g.compact {
 		name, nameW = styles.OriginShort(o), 4
 	}
-	stats := fmt.Sprintf("%3d peers ↓ %s ↑ %s", p.Peers, render.FitRight(format.Rate(p.DownBps), 9), render.FitRight(format.Rate(p.UpBps), 9))
+	stats := fmt.Sprintf("%3d %s ↓ %s ↑ %s", p.Peers, pl(p.Peers), render.FitRight(format.Rate(p.DownBps), 9), render.FitRight(format.Rate(p.UpBps), 9))
 	if g.compact {
 		stats = fmt.Sprintf("%3d ↓%s", p.Peers, render.FitRight(format.Rate(p.DownBps), 9))
 	}
@@ -336,12 +353,41 @@ func sharedPeak(s *engine.Snapshot, width int) float64 {
 	return m
 }
 
-func countPeers(s *engine.Snapshot) string {
+func countPeers(s *engine.Snapshot) int {
 	n := 0
 	for _, p := range s.Paths {
 		n += p.Peers
 	}
-	return strconv.Itoa(n)
+	return n
+}
+
+func pl(n int) string {
+	if n == 1 {
+		return "peer "
+	}
+	return "peers"
+}
+
+func plural(n int, what string) string {
+	if n == 1 {
+		return "1 " + what
+	}
+	return strconv.Itoa(n) + " " + what + "s"
+}
+
+// Explain says in a sentence what each path means, for the audience.
+func Explain(o engine.Origin) string {
+	switch o {
+	case engine.OriginInbound:
+		return "peers that dialed your public address and got through the NAT"
+	case engine.OriginOutbound:
+		return "peers you dialed; your NAT made a mapping on the way out"
+	case engine.OriginHolepunched:
+		return "a relay peer told both sides to dial at once (BEP 55), so the NATs let the packets through"
+	case engine.OriginUPnP:
+		return "peers that came in through the port your router opened over UPnP"
+	}
+	return ""
 }
 
 func recentHolepunches(evs []engine.Event, now time.Time) []engine.Event {

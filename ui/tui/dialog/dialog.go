@@ -281,6 +281,7 @@ func PeerLines(th *styles.Theme, p engine.PeerInfo, now time.Time, w int) []stri
 		kv("client", orDash(p.Client)),
 		kv("discovered", string(p.Discovery)),
 		kv("encrypted", enc),
+		kv("flags", peers.Flags(&p)),
 		kv("has", format.Percent(p.Progress)),
 		kv("↓ from peer", format.Rate(p.DownBps)+th.Subtle.Render("  "+format.Bytes(p.DownBytes)+" total")),
 		kv("↑ to peer", format.Rate(p.UpBps)+th.Subtle.Render("  "+format.Bytes(p.UpBytes)+" total")),
@@ -289,7 +290,7 @@ func PeerLines(th *styles.Theme, p engine.PeerInfo, now time.Time, w int) []stri
 		"",
 		Hint(th, key.NewBinding(key.WithHelp("esc/enter", "close"))),
 	}
-	return Frame(th, "Peer "+peers.Flags(&p), body, w)
+	return Frame(th, "Peer details", body, w)
 }
 
 func originExplain(o engine.Origin) string {

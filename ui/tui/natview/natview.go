@@ -47,6 +47,9 @@ func (m *Model) Running() bool { return m.running }
 // SetError records a failed diagnosis; the previous report stays visible.
 func (m *Model) SetError(err error) { m.err, m.running = err.Error(), false }
 
+// Failed reports whether the last diagnosis failed.
+func (m *Model) Failed() bool { return m.err != "" }
+
 // Scroll moves the view by d lines.
 func (m *Model) Scroll(d int) { m.offset = max(0, m.offset+d) }
 

@@ -4,6 +4,7 @@
 package paths
 
 import (
+	"fmt"
 	"strconv"
 	"strings"
 	"time"
@@ -86,7 +87,7 @@ func (m *Model) Lines(w, h int) []string {
 	}
 	if chartW > 0 {
 		span := m.span()
-		hdr += "  " + render.Fit("history "+span+" (peak "+format.Rate(peak)+")", chartW)
+		hdr += "  " + render.Fit("history, "+span+", peak "+format.Rate(peak), chartW)
 	}
 	out = append(out, th.Header.Render(render.Fit(hdr, w)))
 	for i, o := range engine.Origins {
@@ -124,7 +125,11 @@ func (m *Model) span() string {
 	for i := range engine.Origins {
 		n = max(n, len(m.down[i]))
 	}
-	return "last " + format.Duration(secs(n))
+	d := secs(n)
+	if d >= time.Minute {
+		return fmt.Sprintf("last %dm", int(d/time.Minute))
+	}
+	return "last " + format.Duration(d)
 }
 
 func secs(n int) time.Duration { return time.Duration(n) * time.Second }
