@@ -95,19 +95,14 @@ var searchTargets = []string{
 	"urn:schemas-upnp-org:device:InternetGatewayDevice:1",
 }
 
-// SSDP searches by multicast on every multicast-capable IPv4 interface
-// for wait (at least 1 s: SSDP's MX is whole seconds).
+// SSDP searches by multicast on every multicast-capable IPv4 interface,
+// waiting wait (whole seconds, at least 1: SSDP's MX) plus 200 ms for
+// answers.
 func SSDP(wait time.Duration) Source {
 	return func(ctx context.Context) ([]Root, error) {
-		clients, closeAll, err := multicastClients()
-		if err != nil {
-			return nil, err
-		}
-		defer closeAll()
-		if len(clients) == 0 {
-			return nil, errors.New("no multicast-capable IPv4 interface")
-		}
-		wait = max(wait, time.Second)
+		// RawSearch derives SSDP's MX (whole seconds, at least 1) from the
+		// context deadline, so the deadline must be a bit past it.
+		mx := max(wait.Truncate(time.Second), time.Second)
 		seen := map[string]bool{}
 		var roots []Root
 		var mu sync.Mutex
@@ -117,7 +112,20 @@ func SSDP(wait time.Duration) Source {
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
-				sctx, cancel := context.WithTimeout(ctx, wait)
+				// Each search gets its own sockets: an HTTPU client
+				// serialises searches, which would double the wait.
+				clients, closeAll, err := multicastClients()
+				if err == nil && len(clients) == 0 {
+					err = errors.New("no multicast-capable IPv4 interface")
+				}
+				if err != nil {
+					mu.Lock()
+					lastErr = err
+					mu.Unlock()
+					return
+				}
+				defer closeAll()
+				sctx, cancel := context.WithTimeout(ctx, mx+200*time.Millisecond)
 				defer cancel()
 				resps, err := ssdp.RawSearch(sctx, httpu.NewMultiClientCtx(clients), st, 2)
 				if err != nil {
