@@ -67,8 +67,10 @@ type Options struct {
 	// Dir holds every peer's data; "" uses a temporary directory removed
 	// on Close.
 	Dir string
-	// Log receives client warnings and demo progress; nil discards them.
+	// Log receives the demo's progress lines; nil discards them.
 	Log io.Writer
+	// ClientLog receives the BitTorrent clients' warnings; nil discards them.
+	ClientLog io.Writer
 	// Tick is the engines' snapshot interval (default 1 s).
 	Tick time.Duration
 	// AnnounceEvery is the directory announce interval (default 30 s).
@@ -461,7 +463,7 @@ func (s *Swarm) startNode(n *Node) error {
 		// (anacrolix's queue) of up to 64 KiB always fit in 64 MiB.
 		MaxRequestDataPerConn: 64 << 20,
 		Tick:                  s.opts.Tick,
-		Log:                   s.opts.Log,
+		Log:                   s.opts.ClientLog,
 		PeerIDPrefix:          "-SS0001-",
 		Tuning: engine.Tuning{
 			// Simulated paths have known, short round trips: a dial
@@ -619,6 +621,9 @@ func (s *Swarm) waitStage(stage, started []*Node) {
 // expectsLink reports whether n should connect to m on its own: m is a
 // public peer n learns from the directory, or one of n's bootstrap peers.
 func (s *Swarm) expectsLink(n, m *Node) bool {
+	if n.Router != nil && n.Router.Config().BlockUDP {
+		return false // nothing leaves this LAN
+	}
 	if s.opts.NoDirectory {
 		for _, b := range n.Spec.Bootstrap {
 			if b == m.Name() {

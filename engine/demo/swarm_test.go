@@ -247,3 +247,71 @@ func TestMatrixMatchesTheory(t *testing.T) {
 	}
 	t.Logf("\n%s", b.String())
 }
+
+func TestUPnPLetsAnOutsidePeerIn(t *testing.T) {
+	for _, on := range []bool{true, false} {
+		t.Run(fmt.Sprintf("upnp=%v", on), func(t *testing.T) {
+			s := startSwarm(t, Options{
+				Nodes: []NodeSpec{
+					{Name: "you", NAT: nat.TypePortRestrictedCone, UPnP: on, Seeder: true, Stage: 0},
+					{Name: "outsider", NAT: nat.TypeOpen, Stage: 1},
+				},
+				You: "you", Size: 2 << 20, Seed: 4,
+				// "you" announces once, before the outsider exists, so
+				// only the outsider can dial.
+				AnnounceEvery: 5 * time.Minute,
+			})
+			you, out := s.Node("you"), s.Node("outsider")
+			if on {
+				var p engine.PeerInfo
+				waitUntil(t, "the outsider to connect in", 2*time.Minute, func() bool {
+					var ok bool
+					p, ok = peerWith(you.Engine, s.InfoHash, out.Addr().Addr().String())
+					return ok
+				})
+				if p.Origin != engine.OriginUPnP {
+					t.Fatalf("outsider labelled %s, want upnp", p.Origin)
+				}
+				if f := you.Router.Forwards(); len(f) != 1 || f[0].ExternalPort != uint16(you.Port) {
+					t.Fatalf("router forwards %+v", f)
+				}
+				return
+			}
+			// Without a mapping the outsider's dial must fail: give it
+			// several dial timeouts.
+			time.Sleep(15 * time.Second)
+			if p, ok := peerWith(you.Engine, s.InfoHash, out.Addr().Addr().String()); ok {
+				t.Fatalf("outsider got in without UPnP: %+v", p)
+			}
+			if len(you.Router.Forwards()) != 0 {
+				t.Fatal("forwards without UPnP")
+			}
+		})
+	}
+}
+
+// TestHeadlessDemoEveryNATMode runs the default demo to completion for each
+// of "you"'s NAT types and verifies the data. DEMO_RUNS (default 1) repeats
+// every mode, for the no-stall stress run: DEMO_RUNS=20.
+func TestHeadlessDemoEveryNATMode(t *testing.T) {
+	runs := 1
+	if v := os.Getenv("DEMO_RUNS"); v != "" {
+		if _, err := fmt.Sscan(v, &runs); err != nil || runs < 1 {
+			t.Fatalf("DEMO_RUNS=%q", v)
+		}
+	}
+	modes := []nat.Type{nat.TypeOpen, nat.TypeFullCone, nat.TypeRestrictedCone, nat.TypePortRestrictedCone,
+		nat.TypeSymmetric, nat.TypeSymmetricFirewall, nat.TypeUDPBlocked}
+	for run := range runs {
+		for i, mode := range modes {
+			upnpOn := (run+i)%2 == 0
+			t.Run(fmt.Sprintf("%d/%s/upnp=%v", run, mode, upnpOn), func(t *testing.T) {
+				s := startSwarm(t, Options{Nodes: Default(mode, upnpOn, 4), You: "you", Size: 4 << 20, Seed: uint64(1000*run + i + 1)})
+				waitUntil(t, "you to complete", 4*time.Minute, s.Complete)
+				if err := s.Verify(); err != nil {
+					t.Fatal(err)
+				}
+			})
+		}
+	}
+}
