@@ -6,6 +6,7 @@ package connmap
 
 import (
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -38,7 +39,7 @@ type geometry struct {
 func layout(w int) geometry {
 	g := geometry{youW: 22, gap1: 6, wallW: 26, gap2: 10}
 	if w < 110 {
-		g = geometry{youW: 20, gap1: 3, wallW: 20, gap2: 4, compact: true}
+		g = geometry{youW: 20, gap1: 2, wallW: 22, gap2: 3, compact: true}
 	}
 	g.labelW = w - g.youW - g.gap1 - g.wallW - g.gap2
 	return g
@@ -91,7 +92,11 @@ func Lines(th *styles.Theme, in Input, w, h int) []string {
 			if originAt(row) >= 0 {
 				edge = "├"
 			}
-			sb.WriteString(th.Border.Render("│") + render.Fit(" "+youText[row], g.youW-2) + th.Border.Render(edge))
+			pad := " "
+			if g.compact {
+				pad = ""
+			}
+			sb.WriteString(th.Border.Render("│") + render.Fit(pad+youText[row], g.youW-2) + th.Border.Render(edge))
 		}
 		oi := originAt(row)
 		if oi < 0 {
@@ -104,6 +109,10 @@ func Lines(th *styles.Theme, in Input, w, h int) []string {
 				sb.WriteString(th.Border.Render("┗" + strings.Repeat("━", g.wallW-2) + "┛"))
 			default:
 				sb.WriteString(th.Border.Render("┃") + render.Center(wallText[row], g.wallW-2) + th.Border.Render("┃"))
+			}
+			if row == hpRow+1 {
+				// The newest holepunch hangs under the holepunch line.
+				sb.WriteString(render.Spaces(g.gap2) + lastPunch(th, recent, snap.Time))
 			}
 			out = append(out, render.Fit(sb.String(), w))
 			continue
@@ -164,6 +173,25 @@ func Lines(th *styles.Theme, in Input, w, h int) []string {
 		}
 	}
 	return render.Block(out, w, h)
+}
+
+// hpRow is the box row of the holepunch line.
+var hpRow = firstLine + 2*slices.Index(engine.Origins[:], engine.OriginHolepunched)
+
+// lastPunch describes the newest successful holepunch, if any.
+func lastPunch(th *styles.Theme, recent []engine.Event, now time.Time) string {
+	for i := len(recent) - 1; i >= 0; i-- {
+		e := recent[i]
+		if e.Kind != engine.EventHolepunchSucceeded {
+			continue
+		}
+		s := "└ ✓ punched " + e.Peer
+		if e.Via != "" {
+			s += " via " + e.Via
+		}
+		return th.Origin(engine.OriginHolepunched).Render(s) + th.Faint.Render(" "+format.Duration(now.Sub(e.Time))+" ago")
+	}
+	return ""
 }
 
 // originAt is the origin drawn on box row r, or -1 for a text row.

@@ -157,6 +157,9 @@ func (m *Model) Lines(w, h int, focused bool) []string {
 		if cells[colName] == "" {
 			cells[colName] = t.InfoHash
 		}
+		if t.Err != "" {
+			cells[colName] += th.Bad.Render(" ✗ " + t.Err)
+		}
 		if widths[colProgress] > 0 {
 			bw := widths[colProgress] - 5
 			cells[colProgress] = render.Bar(t.Progress, bw, th.Accent, th.Faint) + render.FitRight(format.Percent(t.Progress), 5)
