@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"strings"
 	"net/netip"
 	"time"
 )
@@ -70,6 +71,10 @@ func transportOf(network string) Transport {
 		return TransportUTP
 	case "webrtc":
 		return TransportWebRTC
+	}
+	// anacrolix/utp names accepted connections' network "utp/udp".
+	if strings.HasPrefix(network, "utp") {
+		return TransportUTP
 	}
 	return TransportTCP
 }
