@@ -1,8 +1,8 @@
 package engine
 
 import (
-	"strings"
 	"net/netip"
+	"strings"
 	"time"
 )
 
