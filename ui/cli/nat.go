@@ -86,6 +86,12 @@ func runNat(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		opts.UPnPSource = upnp.DeviceURL(*upnpURL)
 	}
 	rep, err := nat.Check(ctx, opts)
+	if ctx.Err() != nil {
+		// Interrupted: the measurement is incomplete, but Check has
+		// already removed any mapping it made.
+		fmt.Fprintln(stderr, "swarmscope nat: interrupted")
+		return 1
+	}
 	if err != nil {
 		fmt.Fprintf(stderr, "swarmscope nat: %v\n", err)
 		return 1

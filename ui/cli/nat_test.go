@@ -154,7 +154,9 @@ func TestNatInterruptRemovesMapping(t *testing.T) {
 		cancel()
 	}()
 	var out, errb bytes.Buffer
-	runNat(ctx, []string{"--stun", dead.LocalAddr().String(), "--upnp-url", igd.URL(), "--timeout", "60s"}, &out, &errb)
+	if code := runNat(ctx, []string{"--stun", dead.LocalAddr().String(), "--upnp-url", igd.URL(), "--timeout", "60s"}, &out, &errb); code != 1 || !strings.Contains(errb.String(), "interrupted") {
+		t.Fatalf("exit %d, stderr %q", code, errb.String())
+	}
 	if got := igd.Mappings(); len(got) != 0 {
 		t.Fatalf("mapping left behind after interrupt: %v", got)
 	}
