@@ -138,20 +138,12 @@ func Lines(th *styles.Theme, in Input, w, h int) []string {
 		}
 	}
 
-	// What the lines mean, when the screen has room for it next to the
-	// holepunch list.
-	if room := h - len(out) - min(len(recent), 6) - 3; room >= len(engine.Origins)+1 {
-		out = append(out, "")
-		for _, o := range engine.Origins {
-			out = append(out, "  "+th.Origin(o).Render(styles.OriginGlyph(o)+" "+render.Fit(string(o), 12))+th.Subtle.Render(Explain(o)))
-		}
-	}
-
-	// Recent holepunches, newest first.
-	if len(recent) > 0 && len(out)+2 < h {
-		out = append(out, "")
-		out = append(out, " "+th.OriginBold(engine.OriginHolepunched).Render("recent holepunches (last minute)"))
-		for i := len(recent) - 1; i >= 0 && len(out) < h; i-- {
+	// Optional sections by priority: the holepunch list, then a chart of
+	// each path over the whole history, then what each line means.
+	var punches []string
+	if len(recent) > 0 {
+		punches = append(punches, "", " "+th.OriginBold(engine.OriginHolepunched).Render("recent holepunches (last minute)"))
+		for i := len(recent) - 1; i >= 0 && len(punches) < 8; i-- {
 			e := recent[i]
 			mark, st := "◆", th.Origin(engine.OriginHolepunched)
 			switch e.Kind {
@@ -169,10 +161,63 @@ func Lines(th *styles.Theme, in Input, w, h int) []string {
 			if e.Message != "" {
 				line += th.Subtle.Render(" — " + e.Message)
 			}
-			out = append(out, "  "+line)
+			punches = append(punches, "  "+line)
 		}
 	}
+	chart := historyChart(th, snap, w)
+	var explain []string
+	explain = append(explain, "")
+	for _, o := range engine.Origins {
+		explain = append(explain, "  "+th.Origin(o).Render(styles.OriginGlyph(o)+" "+render.Fit(string(o), 12))+th.Subtle.Render(Explain(o)))
+	}
+	room := h - len(out)
+	if len(punches) > room {
+		punches = punches[:max(room, 0)]
+		if room < 3 {
+			punches = nil // a heading without entries says nothing
+		}
+	}
+	room -= len(punches)
+	if len(chart) > room {
+		chart = nil
+	} else {
+		room -= len(chart)
+	}
+	if len(explain) > room {
+		explain = nil
+	}
+	out = append(out, chart...)
+	out = append(out, explain...)
+	out = append(out, punches...)
 	return render.Block(out, w, h)
+}
+
+// historyChart draws each path's download over the whole history on one
+// scale, so the audience sees what each path has given over the minutes.
+func historyChart(th *styles.Theme, s *engine.Snapshot, w int) []string {
+	n := 0
+	peak := 0.0
+	for _, p := range s.Paths {
+		n = max(n, len(p.History))
+		for _, r := range p.History {
+			peak = max(peak, r.DownBps)
+		}
+	}
+	if n < 2 {
+		return nil
+	}
+	span := time.Duration(n) * time.Second
+	out := []string{"", " " + th.Header.Render(fmt.Sprintf("download by path, last %s (full block = %s)", format.Span(span), format.Rate(peak)))}
+	cw := w - 18
+	for _, o := range engine.Origins {
+		p := s.Path(o)
+		vals := make([]float64, len(p.History))
+		for i, r := range p.History {
+			vals[i] = r.DownBps
+		}
+		out = append(out, "  "+th.Origin(o).Render(render.Fit(styles.OriginGlyph(o)+" "+string(o), 14)+render.Sparkline(vals, cw, peak)))
+	}
+	return out
 }
 
 // hpRow is the box row of the holepunch line.

@@ -92,3 +92,12 @@ func Percent(f float64) string {
 	p := int(f * 100)
 	return strconv.Itoa(p) + "%"
 }
+
+// Span renders a length of history: whole minutes as "10m", shorter spans
+// as Duration does.
+func Span(d time.Duration) string {
+	if d >= time.Minute {
+		return strconv.Itoa(int(d/time.Minute)) + "m"
+	}
+	return Duration(d)
+}

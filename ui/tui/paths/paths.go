@@ -4,7 +4,6 @@
 package paths
 
 import (
-	"fmt"
 	"strconv"
 	"strings"
 	"time"
@@ -125,11 +124,7 @@ func (m *Model) span() string {
 	for i := range engine.Origins {
 		n = max(n, len(m.down[i]))
 	}
-	d := secs(n)
-	if d >= time.Minute {
-		return fmt.Sprintf("last %dm", int(d/time.Minute))
-	}
-	return "last " + format.Duration(d)
+	return "last " + format.Span(secs(n))
 }
 
 func secs(n int) time.Duration { return time.Duration(n) * time.Second }

@@ -223,23 +223,22 @@ func Sparkline(values []float64, width int, top float64) string {
 	return sb.String()
 }
 
-// bucket averages values into at most width cells, keeping the newest
-// samples: with fewer samples than cells each sample is one cell.
+// bucket averages values into exactly width cells when there are more
+// samples than cells (cell i covers samples [i*n/width, (i+1)*n/width)); with
+// fewer samples each sample is one cell.
 func bucket(values []float64, width int) []float64 {
-	if len(values) <= width {
+	n := len(values)
+	if n <= width {
 		return values
 	}
-	per := (len(values) + width - 1) / width
-	// Align buckets to the newest sample so the right edge is "now".
-	n := len(values) / per
-	start := len(values) - n*per
-	out := make([]float64, 0, n)
-	for i := start; i+per <= len(values); i += per {
+	out := make([]float64, width)
+	for i := range out {
+		from, to := i*n/width, (i+1)*n/width
 		s := 0.0
-		for _, v := range values[i : i+per] {
+		for _, v := range values[from:to] {
 			s += v
 		}
-		out = append(out, s/float64(per))
+		out[i] = s / float64(max(to-from, 1))
 	}
 	return out
 }
