@@ -26,9 +26,9 @@ type Options struct {
 	// It is also the port UPnP maps.
 	LocalPort int
 	// ListenPort is the port peers are told (the torrent client's), named
-	// in the advice when it differs from the probed one — e.g. when the
-	// client's socket is busy and a fresh port is probed instead. Default:
-	// the UPnP mapper's port, else the probed port.
+	// in the advice — e.g. when the client's socket is busy and a fresh
+	// port is probed instead. Default: the UPnP mapper's port, else the
+	// probed port if it was chosen (LocalPort or Conn), else unnamed.
 	ListenPort int
 	// Conn, if set, is probed instead of a fresh socket: the torrent
 	// client's own UDP socket, whose public endpoint is what peers see.
@@ -139,7 +139,9 @@ func Check(ctx context.Context, opts Options) (Report, error) {
 	}
 
 	rep.ListenPort = opts.ListenPort
-	if rep.ListenPort == 0 {
+	if rep.ListenPort == 0 && (opts.LocalPort != 0 || opts.Conn != nil) {
+		// The probed port is the one peers are told; a random probe
+		// port is not, so it is not named in the advice.
 		rep.ListenPort = rep.ProbedPort
 	}
 	rep.Servers = res.servers

@@ -123,8 +123,8 @@ type Report struct {
 
 	// ProbedPort is the local UDP port whose mapping was measured.
 	ProbedPort int `json:"probed_port"`
-	// ListenPort is the port peers are told, which the advice names; it
-	// equals ProbedPort unless the client's own socket could not be probed.
+	// ListenPort is the port peers are told, which the advice names; 0 when
+	// unknown (a random port was probed and no listen port given).
 	ListenPort int `json:"listen_port"`
 	// SharedSocket is true when the probe ran on the caller's own socket
 	// (the torrent client's), so PublicAddr is exactly what peers see.

@@ -100,16 +100,21 @@ func (r *Report) Judge() {
 // terms.
 func (r *Report) reachability() Reachability {
 	port := r.ListenPort
-	if port == 0 {
-		port = r.ProbedPort
+	if port == 0 && len(r.UPnP.Mappings) > 0 {
+		port = r.UPnP.Mappings[0].ExternalPort
 	}
-	portS := strconv.Itoa(port)
+	// portP names the port to open: a number when we know which port peers
+	// are told, else the user's own setting (a random probe port is no use).
+	portP := "your torrent client's listen port"
+	if port != 0 {
+		portP = "port " + strconv.Itoa(port)
+	}
 	localIP := "this computer"
 	if ip := hostIP(r.LocalAddr); ip != nil && !ip.IsUnspecified() {
 		localIP = ip.String()
 	}
 	upnpActive := r.UPnP.Found && len(r.UPnP.Mappings) > 0
-	fwd := fmt.Sprintf("forward TCP and UDP port %s to %s on your router", portS, localIP)
+	fwd := fmt.Sprintf("forward %s (TCP and UDP) to %s on your router", portP, localIP)
 	prefix := ""
 	if r.DoubleNAT {
 		prefix = "You are behind two NATs"
@@ -122,27 +127,31 @@ func (r *Report) reachability() Reachability {
 		prefix += ". "
 		fwd = "ask your provider for a public IPv4 address (forwarding on your own router is not enough)"
 	}
-	if upnpActive && !r.DoubleNAT && r.NATType != TypeOpen {
-		return Reachability{Verdict: VerdictUPnP, Advice: fmt.Sprintf("Your router mapped port %s (TCP and UDP) to you via UPnP, so peers can connect to %s while swarmscope runs.", portS, joinPort(r.UPnP.ExternalIP, port, r.PublicAddr))}
-	}
 	if r.unresolved() {
 		return Reachability{Verdict: VerdictUnknown, Advice: "None of the STUN servers could be resolved, so nothing was measured: check DNS or give servers as IP:port with --stun."}
+	}
+	if upnpActive && !r.DoubleNAT && r.NATType != TypeOpen {
+		adv := fmt.Sprintf("Your router mapped %s (TCP and UDP) to you via UPnP, so peers can connect to %s while swarmscope runs.", portP, joinPort(r.UPnP.ExternalIP, port, r.PublicAddr))
+		if r.NATType == TypeUDPBlocked {
+			adv = fmt.Sprintf("No STUN server answered, so UDP looks blocked, but your router mapped %s via UPnP: TCP peers can connect in.", portP)
+		}
+		return Reachability{Verdict: VerdictUPnP, Advice: adv}
 	}
 	v := func(verdict Verdict, advice string) Reachability {
 		return Reachability{Verdict: verdict, Advice: prefix + advice}
 	}
 	switch r.NATType {
 	case TypeOpen:
-		return v(VerdictPublic, fmt.Sprintf("Your address %s is public and unfiltered: peers can connect to port %s directly.", hostOr(r.PublicAddr), portS))
+		return v(VerdictPublic, fmt.Sprintf("Your address %s is public and unfiltered: peers can connect to %s directly.", hostOr(r.PublicAddr), portP))
 	case TypeFullCone:
 		adv := "Your full-cone NAT lets anyone reach a port you have sent from"
 		switch {
 		case r.PortPreserved != nil && *r.PortPreserved:
 			adv += fmt.Sprintf(" and keeps port numbers, so peers can connect to %s.", joinPort(hostOr(r.PublicAddr), port, ""))
 		case r.PortPreserved != nil:
-			adv += fmt.Sprintf(", but it changes port numbers; to be reachable on port %s, %s.", portS, fwd)
+			adv += fmt.Sprintf(", but it changes port numbers; to be reachable on %s, %s.", portP, fwd)
 		default:
-			adv += fmt.Sprintf(", so peers can connect once you have contacted the swarm; to be sure of port %s, %s.", portS, fwd)
+			adv += fmt.Sprintf(", so peers can connect once you have contacted the swarm; to be sure, %s.", fwd)
 		}
 		return v(VerdictFullCone, adv)
 	case TypeRestrictedCone, TypePortRestrictedCone:
@@ -150,15 +159,12 @@ func (r *Report) reachability() Reachability {
 	case TypeSymmetric:
 		return v(VerdictOutboundOnly, fmt.Sprintf("Your symmetric NAT gives each destination a different port, which defeats holepunching. Only outgoing connections work unless you %s.", withUPnP(fwd, r.DoubleNAT)))
 	case TypeSymmetricFirewall:
-		return v(VerdictOutboundOnly, fmt.Sprintf("Your address %s is public but a firewall drops unsolicited packets: allow incoming TCP and UDP on port %s.", hostOr(r.PublicAddr), portS))
+		return v(VerdictOutboundOnly, fmt.Sprintf("Your address %s is public but a firewall drops unsolicited packets: allow incoming TCP and UDP on %s.", hostOr(r.PublicAddr), portP))
 	case TypeUDPBlocked:
-		if upnpActive {
-			return Reachability{Verdict: VerdictUPnP, Advice: fmt.Sprintf("No STUN server answered, so UDP looks blocked, but your router mapped port %s via UPnP: TCP peers can connect in.", portS)}
-		}
 		return Reachability{Verdict: VerdictUnknown, Advice: "No STUN server answered: UDP looks blocked on this network (or every server is down), so uTP, DHT and holepunching cannot work; TCP may still connect out."}
 	}
 	if !r.BehindNAT && r.PublicAddr != "" {
-		return v(VerdictUnknown, fmt.Sprintf("Your address %s is public, but the filtering test was inconclusive; if peers cannot reach you, allow incoming TCP and UDP on port %s in your firewall.", hostOr(r.PublicAddr), portS))
+		return v(VerdictUnknown, fmt.Sprintf("Your address %s is public, but the filtering test was inconclusive; if peers cannot reach you, allow incoming TCP and UDP on %s in your firewall.", hostOr(r.PublicAddr), portP))
 	}
 	return v(VerdictUnknown, fmt.Sprintf("The STUN servers could not test your NAT's behaviour (an RFC 5780 server can); to be reachable for sure, %s.", fwd)+holepunchClause(r.Mapping))
 }
@@ -213,6 +219,15 @@ func hostOr(hostport string) string {
 }
 
 func joinPort(ip string, port int, fallback string) string {
+	if port == 0 {
+		if h := hostIP(fallback); net.ParseIP(ip) == nil && h != nil {
+			ip = h.String()
+		}
+		if net.ParseIP(ip) != nil {
+			return ip + " on that port"
+		}
+		return "your listen port"
+	}
 	if net.ParseIP(ip) != nil {
 		return net.JoinHostPort(ip, strconv.Itoa(port))
 	}
