@@ -20,6 +20,7 @@ type Model struct {
 	paths [len(engine.Origins)]engine.PathStats
 	// Series per origin, oldest first, converted once per snapshot.
 	down, up [len(engine.Origins)][]float64
+	peak     float64
 }
 
 // New returns an empty pane.
@@ -37,6 +38,7 @@ func (m *Model) SetSnapshot(s *engine.Snapshot) {
 			m.up[i] = append(m.up[i], r.UpBps)
 		}
 	}
+	m.peak = m.computePeak()
 }
 
 // Series returns the download and upload history of origin o.
@@ -51,7 +53,9 @@ func (m *Model) Series(o engine.Origin) (down, up []float64) {
 
 // Peak is the highest sample over all origins and both directions, the
 // common scale that lets the paths be compared.
-func (m *Model) Peak() float64 {
+func (m *Model) Peak() float64 { return m.peak }
+
+func (m *Model) computePeak() float64 {
 	peak := 0.0
 	for i := range engine.Origins {
 		for _, v := range m.down[i] {

@@ -66,6 +66,14 @@ type Model struct {
 	list   render.List
 	widths []int
 	width  int
+	// originCell caches the styled origin cell per origin at the current
+	// column width: thousands of rows share four strings.
+	originCell map[originKey]string
+}
+
+type originKey struct {
+	o engine.Origin
+	w int
 }
 
 // New returns an empty pane sorted by download rate, fastest first.
@@ -336,7 +344,7 @@ func (m *Model) Lines(w, h int, focused bool) []string {
 		if selected {
 			cells[ColCursor] = "›"
 		}
-		cells[ColOrigin] = th.Origin(p.Origin).Render(render.Fit(styles.OriginGlyph(p.Origin)+" "+styles.OriginShort(p.Origin), widths[ColOrigin]))
+		cells[ColOrigin] = m.originTag(p.Origin, widths[ColOrigin])
 		cells[ColTransport] = string(p.Transport)
 		cells[ColAddr] = p.Addr
 		cells[ColClient] = p.Client
@@ -352,6 +360,19 @@ func (m *Model) Lines(w, h int, focused bool) []string {
 		out = append(out, line)
 	}
 	return render.Block(out, w, h)
+}
+
+func (m *Model) originTag(o engine.Origin, w int) string {
+	k := originKey{o, w}
+	if s, ok := m.originCell[k]; ok {
+		return s
+	}
+	if m.originCell == nil || len(m.originCell) > 16 {
+		m.originCell = map[originKey]string{}
+	}
+	s := m.th.Origin(o).Render(render.Fit(styles.OriginGlyph(o)+" "+styles.OriginShort(o), w))
+	m.originCell[k] = s
+	return s
 }
 
 // Flags renders encryption ("E" or "·") and the discovery source.
