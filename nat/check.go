@@ -125,6 +125,8 @@ func Check(ctx context.Context, opts Options) (Report, error) {
 			}
 		} else if err := mapper.Close(); err != nil {
 			rep.Notes = append(rep.Notes, "removing the UPnP mapping: "+err.Error())
+		} else if len(rep.UPnP.Mappings) > 0 {
+			rep.Notes = append(rep.Notes, "the UPnP mapping was removed again after the check")
 		}
 	} else if opts.UPnP != nil {
 		rep.UPnP = upnpReport(opts.UPnP.Report())

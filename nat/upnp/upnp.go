@@ -5,20 +5,22 @@
 package upnp
 
 import (
+	"bufio"
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"net"
+	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
 
 	"github.com/huin/goupnp"
 	"github.com/huin/goupnp/dcps/internetgateway2"
-	"github.com/huin/goupnp/httpu"
 	"github.com/huin/goupnp/soap"
-	"github.com/huin/goupnp/ssdp"
 )
 
 // UPnP error codes swarmscope reacts to (UPnP IGD WANIPConnection spec).
@@ -95,90 +97,172 @@ var searchTargets = []string{
 	"urn:schemas-upnp-org:device:InternetGatewayDevice:1",
 }
 
-// SSDP searches by multicast on every multicast-capable IPv4 interface,
-// waiting wait (whole seconds, at least 1: SSDP's MX) plus 200 ms for
-// answers.
+// ssdpAddr is the SSDP multicast group.
+const ssdpAddr = "239.255.255.250:1900"
+
+// answerGrace is how long the search keeps listening after the first
+// gateway answered: a home has one gateway, so there is no point waiting
+// out the whole MX window.
+const answerGrace = 150 * time.Millisecond
+
+// SSDP searches by multicast (M-SEARCH for InternetGatewayDevice:2 and :1)
+// from every multicast-capable IPv4 interface. It waits up to wait (whole
+// seconds, at least 1: SSDP's MX) plus 200 ms, but returns shortly after
+// the first gateway answers.
 func SSDP(wait time.Duration) Source {
 	return func(ctx context.Context) ([]Root, error) {
-		// RawSearch derives SSDP's MX (whole seconds, at least 1) from the
-		// context deadline, so the deadline must be a bit past it.
 		mx := max(wait.Truncate(time.Second), time.Second)
-		seen := map[string]bool{}
-		var roots []Root
-		var mu sync.Mutex
-		var wg sync.WaitGroup
-		var lastErr error
-		for _, st := range searchTargets {
+		sctx, cancel := context.WithTimeout(ctx, mx+200*time.Millisecond)
+		defer cancel()
+		addrs, err := multicastAddrs()
+		if err != nil {
+			return nil, err
+		}
+		if len(addrs) == 0 {
+			return nil, errors.New("no multicast-capable IPv4 interface")
+		}
+		type found struct {
+			loc   *url.URL
+			local net.IP
+		}
+		var (
+			mu      sync.Mutex
+			seen    = map[string]bool{}
+			locs    []found
+			errs    []error
+			wg      sync.WaitGroup
+			first   = make(chan struct{})
+			firstMu sync.Once
+		)
+		for _, ip := range addrs {
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
-				// Each search gets its own sockets: an HTTPU client
-				// serialises searches, which would double the wait.
-				clients, closeAll, err := multicastClients()
-				if err == nil && len(clients) == 0 {
-					err = errors.New("no multicast-capable IPv4 interface")
-				}
-				if err != nil {
-					mu.Lock()
-					lastErr = err
-					mu.Unlock()
-					return
-				}
-				defer closeAll()
-				sctx, cancel := context.WithTimeout(ctx, mx+200*time.Millisecond)
-				defer cancel()
-				resps, err := ssdp.RawSearch(sctx, httpu.NewMultiClientCtx(clients), st, 2)
-				if err != nil {
-					mu.Lock()
-					lastErr = err
-					mu.Unlock()
-					return
-				}
-				for _, r := range resps {
-					loc, err := r.Location()
-					if err != nil {
-						continue
-					}
+				err := search(sctx, ip, int(mx/time.Second), func(loc *url.URL) {
 					mu.Lock()
 					dup := seen[loc.String()]
 					seen[loc.String()] = true
+					if !dup {
+						locs = append(locs, found{loc, ip})
+					}
 					mu.Unlock()
-					if dup {
-						continue
-					}
-					dev, err := goupnp.DeviceByURLCtx(ctx, loc)
-					if err != nil {
-						mu.Lock()
-						lastErr = err
-						mu.Unlock()
-						continue
-					}
+					firstMu.Do(func() { close(first) })
+				})
+				if err != nil {
 					mu.Lock()
-					roots = append(roots, Root{Device: dev, Location: loc, LocalAddr: net.ParseIP(r.Header.Get(httpu.LocalAddressHeader))})
+					errs = append(errs, err)
 					mu.Unlock()
 				}
 			}()
 		}
+		go func() {
+			select {
+			case <-first:
+				t := time.NewTimer(answerGrace)
+				defer t.Stop()
+				select {
+				case <-t.C:
+					cancel()
+				case <-sctx.Done():
+				}
+			case <-sctx.Done():
+			}
+		}()
 		wg.Wait()
-		if len(roots) == 0 && lastErr != nil {
-			return nil, fmt.Errorf("SSDP search: %w", lastErr)
+
+		var roots []Root
+		for _, f := range locs {
+			dev, err := goupnp.DeviceByURLCtx(ctx, f.loc)
+			if err != nil {
+				errs = append(errs, err)
+				continue
+			}
+			roots = append(roots, Root{Device: dev, Location: f.loc, LocalAddr: f.local})
+		}
+		if len(roots) == 0 && len(errs) > 0 {
+			return nil, fmt.Errorf("SSDP search: %w", errors.Join(errs...))
 		}
 		return roots, nil
 	}
 }
 
-func multicastClients() ([]httpu.ClientInterfaceCtx, func(), error) {
-	ifaces, err := net.Interfaces()
+// search sends M-SEARCH from local ip and reports every gateway location
+// answered until ctx is done.
+func search(ctx context.Context, ip net.IP, mx int, onFound func(*url.URL)) error {
+	c, err := net.ListenPacket("udp4", net.JoinHostPort(ip.String(), "0"))
 	if err != nil {
-		return nil, nil, fmt.Errorf("list interfaces: %w", err)
+		return fmt.Errorf("SSDP socket on %s: %w", ip, err)
 	}
-	var clients []httpu.ClientInterfaceCtx
-	var closers []*httpu.HTTPUClient
-	closeAll := func() {
-		for _, c := range closers {
-			_ = c.Close()
+	defer c.Close()
+	stop := context.AfterFunc(ctx, func() { _ = c.SetReadDeadline(time.Unix(1, 0)) })
+	defer stop()
+	group, err := net.ResolveUDPAddr("udp4", ssdpAddr)
+	if err != nil {
+		return err
+	}
+	for range 2 { // UDP: send twice, as UPnP recommends
+		for _, st := range searchTargets {
+			msg := "M-SEARCH * HTTP/1.1\r\nHOST: " + ssdpAddr + "\r\nMAN: \"ssdp:discover\"\r\nMX: " + strconv.Itoa(mx) + "\r\nST: " + st + "\r\n\r\n"
+			if _, err := c.WriteTo([]byte(msg), group); err != nil {
+				return fmt.Errorf("SSDP send from %s: %w", ip, err)
+			}
 		}
 	}
+	buf := make([]byte, 2048)
+	for {
+		n, _, err := c.ReadFrom(buf)
+		if err != nil {
+			if ctx.Err() != nil {
+				return nil
+			}
+			var ne net.Error
+			if errors.As(err, &ne) && ne.Timeout() {
+				return nil
+			}
+			return fmt.Errorf("SSDP read on %s: %w", ip, err)
+		}
+		if loc := parseSSDPAnswer(buf[:n]); loc != nil {
+			onFound(loc)
+		}
+	}
+}
+
+// parseSSDPAnswer returns the LOCATION of an IGD search answer, or nil for
+// anything else (other devices, garbage).
+func parseSSDPAnswer(b []byte) *url.URL {
+	resp, err := http.ReadResponse(bufio.NewReader(bytes.NewReader(b)), nil)
+	if err != nil {
+		return nil
+	}
+	_ = resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return nil
+	}
+	st := resp.Header.Get("ST")
+	ok := false
+	for _, t := range searchTargets {
+		if st == t {
+			ok = true
+		}
+	}
+	if !ok {
+		return nil
+	}
+	loc, err := url.Parse(resp.Header.Get("LOCATION"))
+	if err != nil || (loc.Scheme != "http" && loc.Scheme != "https") || loc.Host == "" {
+		return nil
+	}
+	return loc
+}
+
+// multicastAddrs lists the IPv4 addresses of up, multicast-capable,
+// non-loopback interfaces.
+func multicastAddrs() ([]net.IP, error) {
+	ifaces, err := net.Interfaces()
+	if err != nil {
+		return nil, fmt.Errorf("list interfaces: %w", err)
+	}
+	var out []net.IP
 	for _, ifc := range ifaces {
 		if ifc.Flags&net.FlagMulticast == 0 || ifc.Flags&net.FlagLoopback != 0 || ifc.Flags&net.FlagUp == 0 {
 			continue
@@ -188,19 +272,12 @@ func multicastClients() ([]httpu.ClientInterfaceCtx, func(), error) {
 			continue
 		}
 		for _, a := range addrs {
-			ipn, ok := a.(*net.IPNet)
-			if !ok || ipn.IP.To4() == nil {
-				continue
+			if ipn, ok := a.(*net.IPNet); ok && ipn.IP.To4() != nil {
+				out = append(out, ipn.IP.To4())
 			}
-			c, err := httpu.NewHTTPUClientAddr(ipn.IP.String())
-			if err != nil {
-				continue
-			}
-			closers = append(closers, c)
-			clients = append(clients, c)
 		}
 	}
-	return clients, closeAll, nil
+	return out, nil
 }
 
 // DeviceURL uses gateway descriptions at known URLs instead of SSDP.
