@@ -53,6 +53,12 @@ type NodeSpec struct {
 	// Bootstrap names the peers this node is told about at start when
 	// Options.NoDirectory is set.
 	Bootstrap []string
+	// LANOnly peers find others by local discovery only and never
+	// announce to the directory, so relays never learn their hairpinned
+	// public address and introduce "you" to your own router.
+	LANOnly bool
+	// Delay postpones the node's start after its stage begins.
+	Delay time.Duration
 }
 
 // Options configures a swarm.
@@ -101,12 +107,15 @@ func Default(youNAT nat.Type, withUPnP bool, homePeers int) []NodeSpec {
 	}
 	nodes = append(nodes, NodeSpec{Name: "you", NAT: youNAT, UPnP: withUPnP, Stage: 2})
 	if youNAT != nat.TypeOpen && youNAT != nat.TypeSymmetricFirewall {
-		nodes = append(nodes, NodeSpec{Name: "flatmate", LANOf: "you", Seeder: true, Stage: 1})
+		nodes = append(nodes, NodeSpec{Name: "flatmate", LANOf: "you", Seeder: true, LANOnly: true, Stage: 1})
 	}
 	// A public leecher that arrives after "you" learns your address from
 	// the directory before you learn its, so it is the one that dials: in
 	// through the UPnP mapping when there is one, else by holepunch.
-	nodes = append(nodes, NodeSpec{Name: "latecomer", NAT: nat.TypeOpen, Stage: 3})
+	// It waits until "you" has made its own holepunches: arriving at once,
+	// it would punch through to the home peers first and its PEX would
+	// hand them your address, so they would dial you instead.
+	nodes = append(nodes, NodeSpec{Name: "latecomer", NAT: nat.TypeOpen, Stage: 3, Delay: 10 * time.Second})
 	return nodes
 }
 
@@ -228,6 +237,13 @@ func Start(ctx context.Context, opts Options) (s *Swarm, err error) {
 	var started []*Node
 	for i, st := range order {
 		for _, n := range stages[st] {
+			if n.Spec.Delay > 0 {
+				select {
+				case <-time.After(n.Spec.Delay):
+				case <-s.ctx.Done():
+					return s, s.ctx.Err()
+				}
+			}
 			if err := s.startNode(n); err != nil {
 				return s, err
 			}
@@ -498,8 +514,10 @@ func (s *Swarm) startNode(n *Node) error {
 		}
 		return nil
 	}
-	s.wg.Add(1)
-	go func() { defer s.wg.Done(); s.announceLoop(n) }()
+	if !n.Spec.LANOnly {
+		s.wg.Add(1)
+		go func() { defer s.wg.Done(); s.announceLoop(n) }()
+	}
 	if n.Router != nil && !n.Router.Config().Firewall {
 		lpc, err := n.Host.ListenPacket(s.ctx, "udp", fmt.Sprintf(":%d", lsdPort))
 		if err == nil {
@@ -621,8 +639,8 @@ func (s *Swarm) waitStage(stage, started []*Node) {
 // expectsLink reports whether n should connect to m on its own: m is a
 // public peer n learns from the directory, or one of n's bootstrap peers.
 func (s *Swarm) expectsLink(n, m *Node) bool {
-	if n.Router != nil && n.Router.Config().BlockUDP {
-		return false // nothing leaves this LAN
+	if n.Spec.LANOnly || n.Router != nil && n.Router.Config().BlockUDP {
+		return false // n talks to nobody outside its LAN
 	}
 	if s.opts.NoDirectory {
 		for _, b := range n.Spec.Bootstrap {
