@@ -134,7 +134,7 @@ func Check(ctx context.Context, opts Options) (Report, error) {
 			opts.ListenPort = opts.UPnP.Port()
 		}
 	} else if opts.NoUPnP {
-		rep.UPnP.Error = "skipped (--no-upnp)"
+		rep.UPnP.Error = "skipped"
 	}
 	if derr != nil {
 		return rep, derr

@@ -37,6 +37,7 @@ type Mapper struct {
 	conn     wanConn
 	mappings []Mapping
 	closed   bool
+	started  bool
 	stop     context.CancelFunc
 	done     chan struct{}
 
@@ -84,18 +85,19 @@ func (m *Mapper) fail(err error) error {
 // is done; renewal continues in the background until Close. A gateway that
 // refuses one protocol still keeps the other's mapping.
 func (m *Mapper) Start(ctx context.Context) error {
-	if m.cfg.Source == nil {
-		return errors.New("upnp: no discovery source")
-	}
-	if m.cfg.Port <= 0 || m.cfg.Port > 65535 {
-		return fmt.Errorf("upnp: bad port %d", m.cfg.Port)
-	}
 	m.mu.Lock()
-	if m.closed || m.done != nil {
+	if m.closed || m.started {
 		m.mu.Unlock()
 		return errors.New("upnp: mapper already started or closed")
 	}
+	m.started = true
 	m.mu.Unlock()
+	if m.cfg.Source == nil {
+		return m.fail(errors.New("upnp: no discovery source"))
+	}
+	if m.cfg.Port <= 0 || m.cfg.Port > 65535 {
+		return m.fail(fmt.Errorf("upnp: bad port %d", m.cfg.Port))
+	}
 
 	m.emit(Event{Kind: EventDiscovering, Message: "searching for a UPnP gateway"})
 	roots, err := m.cfg.Source(ctx)
