@@ -270,7 +270,7 @@ func (m Model) body() []string {
 	if m.showMap {
 		var events []engine.Event
 		events = m.events.All()
-		in := connmap.Input{Snapshot: m.snap, Events: events, Loc: m.opts.Location}
+		in := connmap.Input{Snapshot: m.snap, Events: events, Loc: m.opts.Location, NATRunning: m.nat.Running()}
 		if r, ok := m.nat.Report(); ok {
 			in.Report = &r
 		}

@@ -27,6 +27,8 @@ type Input struct {
 	Report   *nat.Report
 	Events   []engine.Event // oldest first; holepunch events are picked out
 	Loc      *time.Location
+	// NATRunning says a diagnosis is under way (shown while Report is nil).
+	NATRunning bool
 }
 
 // geometry of the drawing, chosen from the width.
@@ -77,7 +79,7 @@ func Lines(th *styles.Theme, in Input, w, h int) []string {
 		5: th.Accent.Render("↑ " + format.Rate(snap.UpBps)),
 		7: th.Subtle.Render(plural(len(snap.Torrents), "torrent")),
 	}
-	wallText := natText(th, in.Report)
+	wallText := natText(th, in.Report, in.NATRunning)
 
 	for row := 0; row < boxRows; row++ {
 		var sb strings.Builder
@@ -140,30 +142,7 @@ func Lines(th *styles.Theme, in Input, w, h int) []string {
 
 	// Optional sections by priority: the holepunch list, then a chart of
 	// each path over the whole history, then what each line means.
-	var punches []string
-	if len(recent) > 0 {
-		punches = append(punches, "", " "+th.OriginBold(engine.OriginHolepunched).Render("recent holepunches (last minute)"))
-		for i := len(recent) - 1; i >= 0 && len(punches) < 8; i-- {
-			e := recent[i]
-			mark, st := "◆", th.Origin(engine.OriginHolepunched)
-			switch e.Kind {
-			case engine.EventHolepunchSucceeded:
-				mark = "✓"
-			case engine.EventHolepunchFailed, engine.EventHolepunchError:
-				mark, st = "✗", th.Bad
-			}
-			ago := format.Duration(snap.Time.Sub(e.Time))
-			line := th.Faint.Render(e.Time.In(in.Loc).Format("15:04:05")+" "+render.FitRight(ago, 3)+" ago") + " " +
-				st.Render(mark+" "+strings.TrimPrefix(string(e.Kind), "holepunch-")) + " " + e.Peer
-			if e.Via != "" {
-				line += th.Subtle.Render(" via relay " + e.Via)
-			}
-			if e.Message != "" {
-				line += th.Subtle.Render(" — " + e.Message)
-			}
-			punches = append(punches, "  "+line)
-		}
-	}
+	punches := holepunchLines(th, recent, snap.Time, in.Loc)
 	chart := historyChart(th, snap, w)
 	var explain []string
 	explain = append(explain, "")
@@ -255,9 +234,12 @@ func natHeading(r *nat.Report) string {
 }
 
 // natText is what the router's box says on its text rows.
-func natText(th *styles.Theme, r *nat.Report) map[int]string {
-	if r == nil {
-		return map[int]string{1: th.Subtle.Render("not diagnosed"), 3: th.Subtle.Render("r re-runs")}
+func natText(th *styles.Theme, r *nat.Report, running bool) map[int]string {
+	switch {
+	case r == nil && running:
+		return map[int]string{1: th.Warn.Render("checking…"), 3: th.Subtle.Render("STUN + UPnP")}
+	case r == nil:
+		return map[int]string{1: th.Subtle.Render("not diagnosed"), 3: th.Subtle.Render("r runs a check")}
 	}
 	t := map[int]string{
 		1: th.Level(styles.NATTypeLevel(r.NATType)).Render(string(orType(r.NATType))),
@@ -463,6 +445,66 @@ func Explain(o engine.Origin) string {
 	return ""
 }
 
+// holepunchLines lists the last minute's holepunch outcomes, newest first,
+// under one line that counts the attempts: outcomes are what the audience
+// wants to see, and a burst of Connect messages would push them away.
+func holepunchLines(th *styles.Theme, recent []engine.Event, now time.Time, loc *time.Location) []string {
+	if len(recent) == 0 {
+		return nil
+	}
+	hp := th.Origin(engine.OriginHolepunched)
+	var connects, rendezvous, relayed int
+	relays := map[string]bool{}
+	var outcomes []string
+	for i := len(recent) - 1; i >= 0; i-- {
+		e := recent[i]
+		mark, st := "✓", hp
+		switch e.Kind {
+		case engine.EventHolepunchConnect:
+			connects++
+			relays[e.Via] = true
+			continue
+		case engine.EventHolepunchRendezvous:
+			rendezvous++
+			relays[e.Via] = true
+			continue
+		case engine.EventHolepunchRelayed:
+			relayed++
+			continue
+		case engine.EventHolepunchFailed, engine.EventHolepunchError:
+			mark, st = "✗", th.Bad
+		}
+		if len(outcomes) >= 6 {
+			continue
+		}
+		ago := format.Duration(now.Sub(e.Time))
+		line := th.Faint.Render(e.Time.In(loc).Format("15:04:05")+" "+render.FitRight(ago, 3)+" ago") + " " +
+			st.Render(mark+" "+strings.TrimPrefix(string(e.Kind), "holepunch-")) + " " + e.Peer
+		if e.Via != "" {
+			line += th.Subtle.Render(" via relay " + e.Via)
+		}
+		if e.Message != "" {
+			line += th.Subtle.Render(" — " + e.Message)
+		}
+		outcomes = append(outcomes, "  "+line)
+	}
+	var parts []string
+	if rendezvous > 0 {
+		parts = append(parts, plural(rendezvous, "rendezvous request"))
+	}
+	if connects > 0 {
+		parts = append(parts, plural(connects, "connect")+" from "+plural(len(relays), "relay"))
+	}
+	if relayed > 0 {
+		parts = append(parts, plural(relayed, "introduction")+" relayed for others")
+	}
+	head := " " + th.OriginBold(engine.OriginHolepunched).Render("holepunching, last minute")
+	if len(parts) > 0 {
+		head += th.Subtle.Render(": " + strings.Join(parts, ", "))
+	}
+	return append([]string{"", head}, outcomes...)
+}
+
 func recentHolepunches(evs []engine.Event, now time.Time) []engine.Event {
 	var out []engine.Event
 	for i := len(evs) - 1; i >= 0; i-- {
@@ -472,7 +514,7 @@ func recentHolepunches(evs []engine.Event, now time.Time) []engine.Event {
 		}
 		switch e.Kind {
 		case engine.EventHolepunchSucceeded, engine.EventHolepunchFailed, engine.EventHolepunchError,
-			engine.EventHolepunchConnect, engine.EventHolepunchRendezvous:
+			engine.EventHolepunchConnect, engine.EventHolepunchRendezvous, engine.EventHolepunchRelayed:
 			out = append(out, e)
 		}
 	}

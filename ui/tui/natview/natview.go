@@ -113,7 +113,8 @@ func Lines(th *styles.Theme, r nat.Report, w int) []string {
 		if dev == "" {
 			dev = "IGD"
 		}
-		out = append(out, kv("UPnP", th.Good.Render("✓ "+dev)+th.Subtle.Render(" ext "+orDash(u.ExternalIP))))
+		out = append(out, kv("UPnP", th.Good.Render("✓ "+dev)))
+		out = append(out, kv("external IP", orDash(u.ExternalIP)))
 		if len(u.Mappings) == 0 {
 			out = append(out, kv("", th.Warn.Render("no mapping held")))
 		}
