@@ -162,7 +162,7 @@ func (d Remove) Update(msg tea.Msg) (act Action, deleteData bool) {
 func (d Remove) Lines(w int) []string {
 	th := d.th
 	body := []string{
-		"Remove " + th.Bold.Render(render.Fit(d.Name, max(w-14, 8))) + "?",
+		"Remove " + th.Bold.Render(render.Truncate(d.Name, max(w-14, 8))) + "?",
 		th.Subtle.Render("Downloaded data is kept unless you press D."),
 		"",
 		Hint(th, key.NewBinding(key.WithHelp("y/enter", "remove, keep data")), d.keys.DeleteData, key.NewBinding(key.WithHelp("esc/n", "cancel"))),

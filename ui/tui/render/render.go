@@ -58,6 +58,14 @@ func Fit(s string, w int) string {
 	return t
 }
 
+// Truncate shortens s (with "…") to at most w cells, without padding.
+func Truncate(s string, w int) string {
+	if Width(s) <= w {
+		return s
+	}
+	return Fit(s, w)
+}
+
 // FitRight is Fit with the text right-aligned.
 func FitRight(s string, w int) string {
 	if w <= 0 {
