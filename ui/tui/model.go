@@ -199,6 +199,8 @@ func (m Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 		if msg.err != nil {
 			return m, m.setStatus("add failed: "+msg.err.Error(), true)
 		}
+		m.torrents.Select(msg.infohash)
+		m.syncPeers()
 		return m, m.setStatus("added "+msg.infohash, false)
 	case actionResultMsg:
 		if msg.err != nil {

@@ -115,6 +115,13 @@ func (m *Model) Click(y int) {
 	}
 }
 
+// Select moves the selection to the torrent with info hash ih, now or as
+// soon as it appears in a snapshot (a torrent just added).
+func (m *Model) Select(ih string) {
+	m.sel = strings.ToLower(ih)
+	m.apply()
+}
+
 // Selected is the selected torrent.
 func (m *Model) Selected() (engine.TorrentInfo, bool) {
 	if m.list.Cursor < len(m.rows) {
