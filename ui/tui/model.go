@@ -2,6 +2,7 @@ package tui
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
@@ -133,7 +134,7 @@ func New(opts Options) Model {
 		statusTTL: 6 * time.Second,
 	}
 	if opts.InitialNAT != nil {
-		m.nat.SetReport(*opts.InitialNAT)
+		m.nat.SetReport(cleanReport(*opts.InitialNAT))
 	}
 	m.width, m.height = 80, 24
 	m.relayout()
@@ -177,6 +178,9 @@ func (m Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 		return m, nil
 	case eventsMsg:
 		if len(msg.evs) > 0 {
+			for i := range msg.evs {
+				msg.evs[i] = cleanEvent(msg.evs[i])
+			}
 			m.events.Add(msg.evs...)
 		}
 		if msg.closed {
@@ -191,7 +195,7 @@ func (m Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 		if m.dlg == dlgAdd {
 			m.add.Busy = false
 			if msg.err != nil {
-				m.add.Err = msg.err.Error()
+				m.add.Err = clean(msg.err.Error())
 				return m, nil
 			}
 			m.dlg = dlgNone
@@ -240,6 +244,7 @@ func (m Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 }
 
 func (m *Model) setStatus(s string, isErr bool) tea.Cmd {
+	s = clean(s)
 	m.statusID++
 	m.status, m.statusErr = s, isErr
 	if m.statusTTL <= 0 {
@@ -249,6 +254,7 @@ func (m *Model) setStatus(s string, isErr bool) tea.Cmd {
 }
 
 func (m *Model) setSnapshot(s engine.Snapshot) {
+	s = cleanSnapshot(s)
 	resize := m.snap == nil || len(m.snap.Torrents) != len(s.Torrents)
 	m.snap = &s
 	if resize {
@@ -297,9 +303,9 @@ func (m Model) onNATReport(msg natReportMsg) (tea.Model, tea.Cmd) {
 	switch {
 	case msg.closed:
 	case msg.err != nil:
-		m.nat.SetError(msg.err)
+		m.nat.SetError(errors.New(clean(msg.err.Error())))
 	default:
-		m.nat.SetReport(msg.report)
+		m.nat.SetReport(cleanReport(msg.report))
 	}
 	return m, next
 }

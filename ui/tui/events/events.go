@@ -38,11 +38,11 @@ func New(th *styles.Theme, loc *time.Location) Model {
 
 // Add appends events.
 func (m *Model) Add(evs ...engine.Event) {
+	// Only ever append and reslice: copies of the model share the array,
+	// and append reallocates (keeping only live events) when it is full.
 	m.all = append(m.all, evs...)
 	if over := len(m.all) - Capacity; over > 0 {
-		// Copy down so the backing array does not grow without bound.
-		n := copy(m.all, m.all[over:])
-		m.all = m.all[:n]
+		m.all = m.all[over:]
 	}
 	m.apply()
 }
@@ -68,7 +68,7 @@ func (m *Model) SetFilter(f string) {
 func (m *Model) Filter() string { return m.filter }
 
 func (m *Model) apply() {
-	m.rows = m.rows[:0]
+	m.rows = make([]int, 0, len(m.all))
 	for i := range m.all {
 		if m.filter == "" || strings.Contains(strings.ToLower(Text(&m.all[i])), m.filter) {
 			m.rows = append(m.rows, i)

@@ -31,8 +31,8 @@ func (m *Model) SetSnapshot(s *engine.Snapshot) {
 	for i, o := range engine.Origins {
 		p := s.Path(o)
 		m.paths[i] = p
-		m.down[i] = m.down[i][:0]
-		m.up[i] = m.up[i][:0]
+		m.down[i] = make([]float64, 0, len(p.History))
+		m.up[i] = make([]float64, 0, len(p.History))
 		for _, r := range p.History {
 			m.down[i] = append(m.down[i], r.DownBps)
 			m.up[i] = append(m.up[i], r.UpBps)

@@ -175,7 +175,9 @@ func defaultDesc(c int) bool {
 }
 
 func (m *Model) apply() {
-	m.idx = m.idx[:0]
+	// A fresh slice, never m.idx[:0]: Bubble Tea models are values, and an
+	// older copy must not see its rows rewritten under it.
+	m.idx = make([]int, 0, len(m.all))
 	for i := range m.all {
 		p := &m.all[i]
 		if m.origin != "" && p.Origin != m.origin {

@@ -75,7 +75,7 @@ func (m *Model) SetFilter(f string) {
 func (m *Model) Filter() string { return m.filter }
 
 func (m *Model) apply() {
-	m.rows = m.rows[:0]
+	m.rows = make([]engine.TorrentInfo, 0, len(m.all)) // fresh: models are copied
 	for _, t := range m.all {
 		if m.filter != "" && !strings.Contains(strings.ToLower(t.Name), m.filter) && !strings.Contains(t.InfoHash, m.filter) {
 			continue
