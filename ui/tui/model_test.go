@@ -14,6 +14,7 @@ import (
 	"github.com/swarmscope/swarmscope/engine"
 	"github.com/swarmscope/swarmscope/nat"
 	"github.com/swarmscope/swarmscope/ui/tui/peers"
+	"github.com/swarmscope/swarmscope/ui/tui/render"
 )
 
 // runCmd executes cmd and feeds every resulting message back, following
@@ -76,7 +77,7 @@ func TestEveryScreenFillsTheTerminalAtManySizes(t *testing.T) {
 	}
 }
 
-func widthOf(s string) int { return len([]rune(stripANSI(s))) }
+func widthOf(s string) int { return render.Width(s) }
 
 func stripANSI(s string) string {
 	var b strings.Builder
