@@ -8,7 +8,7 @@ import (
 	"net"
 	"net/netip"
 	"os"
-	"strings"
+	"strconv"
 	"sync"
 	"time"
 )
@@ -73,8 +73,8 @@ func (h *Host) ListenPacket(ctx context.Context, network, address string) (net.P
 	}
 	var port uint16
 	if portPart != "" {
-		var p int
-		if _, err := fmt.Sscanf(portPart, "%d", &p); err != nil || p < 0 || p > 65535 || strings.TrimLeft(portPart, "0123456789") != "" {
+		p, err := strconv.ParseUint(portPart, 10, 16)
+		if err != nil {
 			return nil, fmt.Errorf("natlab: listen %s: bad port %q", address, portPart)
 		}
 		port = uint16(p)

@@ -94,6 +94,9 @@ func Preset(t nat.Type) (NATConfig, error) {
 	return c, nil
 }
 
+// ErrForwardConflict reports an external port already forwarded elsewhere.
+var ErrForwardConflict = errors.New("port already forwarded to another host")
+
 // Forward is a static port forward ("port mapping") on a NAT router.
 type Forward struct {
 	Proto        string // "UDP" (TCP forwards are kept but carry nothing)
@@ -182,7 +185,7 @@ func (r *NAT) AddForward(f Forward) error {
 		return err
 	}
 	if old := table[f.ExternalPort]; old != nil && old.Internal != f.Internal && !r.expiredForward(old, time.Now()) {
-		return fmt.Errorf("natlab: external port %d is already forwarded to %s", f.ExternalPort, old.Internal)
+		return fmt.Errorf("natlab: external port %d goes to %s: %w", f.ExternalPort, old.Internal, ErrForwardConflict)
 	}
 	if m := r.byExt[netip.AddrPortFrom(r.publicIP, f.ExternalPort)]; m != nil && f.Proto == "UDP" {
 		// A dynamic mapping holds the port; the forward wins, as on

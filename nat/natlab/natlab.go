@@ -10,7 +10,9 @@
 // forking it, and it allocates ports from an unseeded source; this package is
 // a compact rewrite on the same model instead.
 //
-// Only UDP is carried (STUN, uTP, SSDP-style unicast). There is no TCP.
+// Only UDP is carried (STUN, uTP, the demo's directory); multicast reaches
+// every host on the sender's own network (SSDP, local peer discovery). There
+// is no TCP: the demo's peers speak uTP only.
 //
 // The whole path of a datagram is evaluated when it is sent: every link on
 // the way adds its queueing and propagation delay, and NATs translate and

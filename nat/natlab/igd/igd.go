@@ -350,7 +350,7 @@ func (g *Gateway) addPortMapping(args map[string]string) error {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	if err := g.router.AddForward(natlab.Forward{Proto: proto, ExternalPort: ext, Internal: e.internal, Description: e.desc, Expires: e.expires}); err != nil {
-		if strings.Contains(err.Error(), "already forwarded") {
+		if errors.Is(err, natlab.ErrForwardConflict) {
 			return errConflict
 		}
 		return &soapError{501, "Action Failed"}
