@@ -575,6 +575,19 @@ func (m Model) onMouse(msg tea.MouseMsg) (tea.Model, tea.Cmd) {
 	if me.Action != tea.MouseActionPress {
 		return m, nil
 	}
+	if me.Y == 1 && me.Button == tea.MouseButtonLeft {
+		// The origin counts in the header filter the peers to that origin;
+		// clicking the active one shows all again.
+		if o, ok := m.headerOriginAt(me.X); ok {
+			if m.peers.Origin() == o {
+				o = ""
+			}
+			m.peers.SetOrigin(o)
+			m.showMap = false
+			m.setFocus(PanePeers)
+		}
+		return m, nil
+	}
 	if m.lay.tabs && me.Y == m.lay.tabBar.y {
 		for i, r := range m.lay.tabHit {
 			if me.X >= r.x && me.X < r.x+r.w {

@@ -471,6 +471,17 @@ func TestMouse(t *testing.T) {
 	if col, _ := m.peers.Sort(); col != peers.ColAddr {
 		t.Fatalf("header click sorted by %d", col)
 	}
+	// The header's origin counts filter the peers.
+	line := strings.Split(m.View(), "\n")[1]
+	x := len([]rune(line[:strings.Index(line, "◆ hp")]))
+	m = step(t, m, tea.MouseMsg{X: x + 1, Y: 1, Button: tea.MouseButtonLeft, Action: tea.MouseActionPress})
+	if m.peers.Origin() != engine.OriginHolepunched || m.Focus() != PanePeers {
+		t.Fatalf("header click: origin filter %q, focus %s", m.peers.Origin(), m.Focus())
+	}
+	m = step(t, m, tea.MouseMsg{X: x + 1, Y: 1, Button: tea.MouseButtonLeft, Action: tea.MouseActionPress})
+	if m.peers.Origin() != "" {
+		t.Fatalf("second header click kept filter %q", m.peers.Origin())
+	}
 	// Tabs at 80x24: clicking "4 NAT" shows the NAT pane.
 	m = step(t, m, tea.WindowSizeMsg{Width: 80, Height: 24})
 	hit := m.lay.tabHit[PaneNAT]

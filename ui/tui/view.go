@@ -180,7 +180,7 @@ func (m Model) header() []string {
 		if n == 0 {
 			st = th.Origin(o)
 		}
-		parts = append(parts, st.Render(styles.OriginGlyph(o)+" "+styles.OriginShort(o)+" "+strconv.Itoa(n)))
+		parts = append(parts, st.Render(originCountText(o, n)))
 	}
 	line2 := strings.Join(parts, "  ")
 	extra := []string{m.natBadge(), m.upnpBadge()}
@@ -194,6 +194,28 @@ func (m Model) header() []string {
 		line2 += "  " + e
 	}
 	return []string{render.Fit(line1, w), render.Fit(line2, w)}
+}
+
+func originCountText(o engine.Origin, n int) string {
+	return styles.OriginGlyph(o) + " " + styles.OriginShort(o) + " " + strconv.Itoa(n)
+}
+
+// headerOriginAt is the origin whose count is drawn at column x of the
+// header's second line, if any: clicking it filters the peers.
+func (m Model) headerOriginAt(x int) (engine.Origin, bool) {
+	pos := 0
+	for _, o := range engine.Origins {
+		n := 0
+		if m.snap != nil {
+			n = m.snap.Path(o).Peers
+		}
+		w := render.Width(originCountText(o, n))
+		if x >= pos && x < pos+w {
+			return o, true
+		}
+		pos += w + 2
+	}
+	return "", false
 }
 
 func (m Model) natBadge() string {
@@ -454,7 +476,8 @@ func (m Model) helpBox() []string {
 	for _, o := range engine.Origins {
 		origins = append(origins, th.Origin(o).Render(styles.OriginGlyph(o)+" "+render.Fit(string(o), 12))+th.Subtle.Render(originHelp(o)))
 	}
-	origins = append(origins, "", th.Faint.Render("Flags: E encrypted, then the discovery source (trk dht pex hp dir inc)."))
+	origins = append(origins, "", th.Faint.Render("Flags: E encrypted, then the discovery source (trk dht pex hp dir inc)."),
+		th.Faint.Render("Mouse: click a row to select, a column title to sort, an origin count in the header to filter."))
 	if len(body)+len(origins)+4 <= m.height {
 		body = append(body, origins...)
 	} else {
