@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/netip"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -611,9 +612,11 @@ func udpAddrOf(a net.Addr) *net.UDPAddr {
 	case nil:
 		return nil
 	}
-	u, err := net.ResolveUDPAddr("udp", a.String())
+	// Parse, never resolve: an address from the network must not
+	// trigger a DNS lookup.
+	ap, err := netip.ParseAddrPort(a.String())
 	if err != nil {
 		return nil
 	}
-	return u
+	return net.UDPAddrFromAddrPort(ap)
 }

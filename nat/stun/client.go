@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/netip"
 	"sync"
 	"time"
 )
@@ -239,9 +240,11 @@ func udpAddr(a net.Addr) *net.UDPAddr {
 	case nil:
 		return nil
 	}
-	u, err := net.ResolveUDPAddr("udp", a.String())
+	// Parse, never resolve: an address from the network must not
+	// trigger a DNS lookup.
+	ap, err := netip.ParseAddrPort(a.String())
 	if err != nil {
 		return nil
 	}
-	return u
+	return net.UDPAddrFromAddrPort(ap)
 }

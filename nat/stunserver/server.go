@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/netip"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -161,9 +162,7 @@ func (s *Server) handle(in net.PacketConn, b []byte, from net.Addr) {
 	}
 	src, ok := from.(*net.UDPAddr)
 	if !ok {
-		if ap, err := net.ResolveUDPAddr("udp", from.String()); err == nil {
-			src = ap
-		} else {
+		if src = udpAddrOf(from); src == nil {
 			return
 		}
 	}
@@ -291,11 +290,13 @@ func udpAddrOf(a net.Addr) *net.UDPAddr {
 	if a == nil {
 		return nil
 	}
-	u, err := net.ResolveUDPAddr("udp", a.String())
+	// Parse, never resolve: an address from the network must not
+	// trigger a DNS lookup.
+	ap, err := netip.ParseAddrPort(a.String())
 	if err != nil {
 		return nil
 	}
-	return u
+	return net.UDPAddrFromAddrPort(ap)
 }
 
 // addrAs encodes an RFC 3489 address attribute (MAPPED-ADDRESS layout).
