@@ -79,23 +79,6 @@ func TestEveryScreenFillsTheTerminalAtManySizes(t *testing.T) {
 
 func widthOf(s string) int { return render.Width(s) }
 
-func stripANSI(s string) string {
-	var b strings.Builder
-	esc := false
-	for _, r := range s {
-		switch {
-		case r == 0x1b:
-			esc = true
-		case esc && (r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z'):
-			esc = false
-		case esc:
-		default:
-			b.WriteRune(r)
-		}
-	}
-	return b.String()
-}
-
 func TestTooSmall(t *testing.T) {
 	m := newFixtureModel(t, 40, 10, 10)
 	if v := m.View(); !strings.Contains(v, "terminal too small") {
@@ -289,8 +272,7 @@ func TestActionsGoThroughBackend(t *testing.T) {
 
 	// d asks; esc cancels; d then y removes keeping data; D deletes data.
 	m = press(t, m, "d", "esc")
-	next, cmd = m.Update(keyMsg("d"))
-	m = next.(Model)
+	m = press(t, m, "d")
 	if m.dlg != dlgRemove || !strings.Contains(m.View(), "Remove torrent") {
 		t.Fatal("d opened no confirmation")
 	}

@@ -11,7 +11,6 @@ import (
 func TestNetworkStringsCannotReachTheTerminal(t *testing.T) {
 	evil := "evil\x1b]0;pwned\x07\x1b[2J\x9b31m\u009b32m\u202eexe.txt\r\n"
 	s := fixtureSnapshot(5)
-	orig := s.Torrents[0].PeerList[0].Client
 	s.Torrents[0].Name = evil
 	s.Torrents[0].Err = evil
 	s.Torrents[0].PeerList[0].Client = evil
@@ -40,7 +39,6 @@ func TestNetworkStringsCannotReachTheTerminal(t *testing.T) {
 	if s.Torrents[0].PeerList[0].Client != evil || s.Torrents[0].Name != evil {
 		t.Fatal("cleaning modified the published snapshot")
 	}
-	_ = orig
 }
 
 func TestCleanKeepsOrdinaryText(t *testing.T) {

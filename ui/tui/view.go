@@ -290,9 +290,7 @@ func (m Model) tabBar() string {
 func (m Model) body() []string {
 	b := m.lay.body
 	if m.showMap {
-		var events []engine.Event
-		events = m.events.All()
-		in := connmap.Input{Snapshot: m.snap, Events: events, Loc: m.opts.Location, NATRunning: m.nat.Running()}
+		in := connmap.Input{Snapshot: m.snap, Events: m.events.All(), Loc: m.opts.Location, NATRunning: m.nat.Running()}
 		if r, ok := m.nat.Report(); ok {
 			in.Report = &r
 		}
