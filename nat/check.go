@@ -44,6 +44,11 @@ type Options struct {
 	Resolve func(ctx context.Context, hostport string) (*net.UDPAddr, error)
 	// Timeout bounds the whole check (default 5 s).
 	Timeout time.Duration
+	// MinRTO is the floor of the retransmission timeout of the behaviour
+	// tests (default 100 ms; their silence window is 7 RTOs). Raise it on
+	// jittery links, or in tests on a loaded machine, so that a late answer
+	// is not read as a filtered one.
+	MinRTO time.Duration
 
 	// NoUPnP skips UPnP entirely.
 	NoUPnP bool

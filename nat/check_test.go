@@ -13,6 +13,10 @@ import (
 	"github.com/swarmscope/swarmscope/nat/stunserver"
 )
 
+// testRTO widens the behaviour tests' silence window so that a machine
+// stalled by other work cannot turn a late answer into a "filtered" one.
+const testRTO = 200 * time.Millisecond
+
 // loopbackServer runs an in-process STUN server on 127.0.0.1 and 127.0.0.2
 // and returns its primary address.
 func loopbackServer(t testing.TB, opts ...stunserver.Option) string {
@@ -43,7 +47,7 @@ func TestCheckLoopbackOpen(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			srv := loopbackServer(t, tc.opts...)
-			rep, err := nat.Check(context.Background(), nat.Options{Servers: []string{srv}, LocalIP: "127.0.0.1", NoUPnP: true, Timeout: 20 * time.Second})
+			rep, err := nat.Check(context.Background(), nat.Options{Servers: []string{srv}, LocalIP: "127.0.0.1", NoUPnP: true, Timeout: 20 * time.Second, MinRTO: testRTO})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -70,7 +74,7 @@ func TestCheckLoopbackOpen(t *testing.T) {
 // behaviour: the result must say unknown, not guess.
 func TestCheckPlainServerUnknown(t *testing.T) {
 	srv := loopbackServer(t, stunserver.NoOtherAddress())
-	rep, err := nat.Check(context.Background(), nat.Options{Servers: []string{srv}, LocalIP: "127.0.0.1", NoUPnP: true, Timeout: 20 * time.Second})
+	rep, err := nat.Check(context.Background(), nat.Options{Servers: []string{srv}, LocalIP: "127.0.0.1", NoUPnP: true, Timeout: 20 * time.Second, MinRTO: testRTO})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -83,7 +87,7 @@ func TestCheckPlainServerUnknown(t *testing.T) {
 // not make the filter look strict.
 func TestCheckIgnoredChangeRequest(t *testing.T) {
 	srv := loopbackServer(t, stunserver.IgnoreChangeRequest())
-	rep, err := nat.Check(context.Background(), nat.Options{Servers: []string{srv}, LocalIP: "127.0.0.1", NoUPnP: true, Timeout: 20 * time.Second})
+	rep, err := nat.Check(context.Background(), nat.Options{Servers: []string{srv}, LocalIP: "127.0.0.1", NoUPnP: true, Timeout: 20 * time.Second, MinRTO: testRTO})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -99,7 +103,7 @@ func TestCheckUDPBlocked(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer dead.Close()
-	rep, err := nat.Check(context.Background(), nat.Options{Servers: []string{dead.LocalAddr().String()}, LocalIP: "127.0.0.1", NoUPnP: true, Timeout: 5 * time.Second})
+	rep, err := nat.Check(context.Background(), nat.Options{Servers: []string{dead.LocalAddr().String()}, LocalIP: "127.0.0.1", NoUPnP: true, Timeout: 10 * time.Second, MinRTO: testRTO})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -195,7 +199,7 @@ func TestCheckNatlabMatrix(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			rep, err := nat.Check(ctx, nat.Options{Servers: []string{"203.0.113.10:3478"}, Listener: client, LocalPort: 6881, NoUPnP: true, Timeout: 5 * time.Second})
+			rep, err := nat.Check(ctx, nat.Options{Servers: []string{"203.0.113.10:3478"}, Listener: client, LocalPort: 6881, NoUPnP: true, Timeout: 10 * time.Second, MinRTO: testRTO})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -248,7 +252,7 @@ func TestCheckSharedSocket(t *testing.T) {
 		hc <- deliver
 		return func() { <-hc; hc <- nil }
 	}
-	rep, err := nat.Check(context.Background(), nat.Options{Servers: []string{srv}, Conn: conn, ConnReader: register, NoUPnP: true, Timeout: 20 * time.Second})
+	rep, err := nat.Check(context.Background(), nat.Options{Servers: []string{srv}, Conn: conn, ConnReader: register, NoUPnP: true, Timeout: 20 * time.Second, MinRTO: testRTO})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -270,7 +274,7 @@ func TestCheckBorrowedSocket(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer conn.Close()
-	rep, err := nat.Check(context.Background(), nat.Options{Servers: []string{srv}, Conn: conn, NoUPnP: true, Timeout: 20 * time.Second})
+	rep, err := nat.Check(context.Background(), nat.Options{Servers: []string{srv}, Conn: conn, NoUPnP: true, Timeout: 20 * time.Second, MinRTO: testRTO})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -308,7 +312,7 @@ func TestCheckChangeRequestRejected(t *testing.T) {
 	done := make(chan error, 1)
 	go func() { done <- stunserver.New(conns).Serve(ctx) }()
 	defer func() { cancel(); <-done }()
-	rep, err := nat.Check(context.Background(), nat.Options{Servers: []string{conns[0][0].LocalAddr().String()}, LocalIP: "127.0.0.1", NoUPnP: true, Timeout: 20 * time.Second})
+	rep, err := nat.Check(context.Background(), nat.Options{Servers: []string{conns[0][0].LocalAddr().String()}, LocalIP: "127.0.0.1", NoUPnP: true, Timeout: 20 * time.Second, MinRTO: testRTO})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -170,7 +170,11 @@ func (p *prober) discover(ctx context.Context, a *sock) (*stunResult, error) {
 		// Phase two talks to this server only; its RTT sets the pace.
 		rtt = bsServer.resp.RTT
 	}
-	rto := min(max(3*rtt, minPhase2RTO), maxPhase2RTO)
+	floor := minPhase2RTO
+	if p.opts.MinRTO > 0 {
+		floor = p.opts.MinRTO
+	}
+	rto := max(min(max(3*rtt, floor), maxPhase2RTO), floor)
 
 	var (
 		wg                   sync.WaitGroup

@@ -162,7 +162,7 @@ func TestCheckServerKinds(t *testing.T) {
 			in := natlab.New(42)
 			servers := tc.setup(t, in)
 			client := clientBehind(t, in, tc.nat)
-			rep, err := nat.Check(context.Background(), nat.Options{Servers: servers, Listener: client, LocalPort: 6881, NoUPnP: true, Timeout: 10 * time.Second})
+			rep, err := nat.Check(context.Background(), nat.Options{Servers: servers, Listener: client, LocalPort: 6881, NoUPnP: true, Timeout: 10 * time.Second, MinRTO: testRTO})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -200,7 +200,7 @@ func TestCheckLossyNeverWrong(t *testing.T) {
 			cfg, _ := natlab.Preset(nat.TypeFullCone)
 			cfg.Link = natlab.LinkConfig{Latency: 10 * time.Millisecond, Loss: 0.25}
 			client := clientBehind(t, in, cfg)
-			rep, err := nat.Check(context.Background(), nat.Options{Servers: []string{"203.0.113.10:3478"}, Listener: client, NoUPnP: true, Timeout: 10 * time.Second})
+			rep, err := nat.Check(context.Background(), nat.Options{Servers: []string{"203.0.113.10:3478"}, Listener: client, NoUPnP: true, Timeout: 10 * time.Second, MinRTO: testRTO})
 			if err != nil {
 				t.Fatal(err)
 			}

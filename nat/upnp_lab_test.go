@@ -55,7 +55,7 @@ func TestCheckWithSimulatedGateway(t *testing.T) {
 		defer gw.Close()
 		var events []upnp.EventKind
 		rep, err := nat.Check(context.Background(), nat.Options{
-			Servers: []string{"203.0.113.10:3478"}, Listener: client, LocalPort: 6881, Timeout: 10 * time.Second,
+			Servers: []string{"203.0.113.10:3478"}, Listener: client, LocalPort: 6881, Timeout: 10 * time.Second, MinRTO: testRTO,
 			UPnPSource: upnp.DeviceURL(gw.Location()), UPnPInternalIP: client.Addr().String(), KeepMapping: keep,
 			OnUPnPEvent: func(e upnp.Event) { events = append(events, e.Kind) },
 		})
@@ -100,7 +100,7 @@ func TestCheckDoubleNAT(t *testing.T) {
 	}
 	defer gw.Close()
 	rep, err := nat.Check(context.Background(), nat.Options{
-		Servers: []string{"203.0.113.10:3478"}, Listener: client, LocalPort: 6881, Timeout: 10 * time.Second,
+		Servers: []string{"203.0.113.10:3478"}, Listener: client, LocalPort: 6881, Timeout: 10 * time.Second, MinRTO: testRTO,
 		UPnPSource: upnp.DeviceURL(gw.Location()), UPnPInternalIP: client.Addr().String(),
 	})
 	if err != nil {
