@@ -303,10 +303,21 @@ func originLine(th *styles.Theme, g geometry, o engine.Origin, s *engine.Snapsho
 		gate = "mapped"
 	case engine.OriginHolepunched:
 		gate = "╳ punched"
+		if justPunched(recent, s.Time) {
+			gate = "✓ punched!"
+		}
 	case engine.OriginUPnP:
-		gate = "▣ UPnP"
-		if r != nil && len(r.UPnP.Mappings) > 0 {
+		switch {
+		case r != nil && len(r.UPnP.Mappings) > 0:
 			gate = fmt.Sprintf("▣ UPnP :%d", r.UPnP.Mappings[0].ExternalPort)
+		case active:
+			gate = "▣ UPnP"
+		case r != nil && !r.UPnP.Found:
+			gate = "✗ no UPnP"
+		case r != nil:
+			gate = "✗ unmapped"
+		default:
+			gate = "▣ UPnP"
 		}
 	}
 	seg := func(n, phase int) string { return flow(o, n, tick+phase, active) }
@@ -321,6 +332,22 @@ func originLine(th *styles.Theme, g geometry, o engine.Origin, s *engine.Snapsho
 		line = th.Faint.Render(line)
 	}
 	return line + " " + label(th, g, o, p, recent)
+}
+
+// JustPunchedWindow is how long the holepunch gate celebrates a success.
+const JustPunchedWindow = 5 * time.Second
+
+func justPunched(recent []engine.Event, now time.Time) bool {
+	for i := len(recent) - 1; i >= 0; i-- {
+		e := recent[i]
+		if now.Sub(e.Time) > JustPunchedWindow {
+			return false
+		}
+		if e.Kind == engine.EventHolepunchSucceeded {
+			return true
+		}
+	}
+	return false
 }
 
 // flow draws n cells of line with arrow heads every 6 cells, shifted by
