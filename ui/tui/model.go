@@ -136,6 +136,7 @@ func New(opts Options) Model {
 	if opts.InitialNAT != nil {
 		m.nat.SetReport(cleanReport(*opts.InitialNAT))
 	}
+	m.showMap = opts.StartOnMap
 	m.width, m.height = 80, 24
 	m.relayout()
 	return m

@@ -473,6 +473,18 @@ func TestMouse(t *testing.T) {
 	}
 }
 
+func TestStartOnMap(t *testing.T) {
+	m := New(Options{StartOnMap: true, Renderer: asciiRenderer(), Location: time.UTC})
+	m = step(t, m, sizeMsg(120, 40))
+	if !strings.Contains(m.View(), "THE INTERNET") {
+		t.Fatalf("not on the map:\n%s", m.View())
+	}
+	m = press(t, m, "esc")
+	if strings.Contains(m.View(), "THE INTERNET") {
+		t.Fatal("esc did not leave the map")
+	}
+}
+
 func TestQuit(t *testing.T) {
 	for _, k := range []string{"q", "ctrl+c"} {
 		m := newFixtureModel(t, 80, 24, 5)

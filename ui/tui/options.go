@@ -46,6 +46,9 @@ type Options struct {
 	Renderer *lipgloss.Renderer
 	// Location formats timestamps; nil is time.Local.
 	Location *time.Location
+	// StartOnMap opens on the connectivity map instead of the panes (the
+	// picture a demo audience looks at); m or esc leaves it.
+	StartOnMap bool
 	// NATTimeout bounds one diagnosis; zero is 90 seconds.
 	NATTimeout time.Duration
 	// AddTimeout bounds one AddSource call; zero is 60 seconds.
