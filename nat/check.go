@@ -7,7 +7,9 @@ import (
 	"net"
 	"net/netip"
 	"strconv"
+	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/swarmscope/swarmscope/nat/upnp"
@@ -93,6 +95,16 @@ func Check(ctx context.Context, opts Options) (Report, error) {
 
 	p := &prober{opts: &opts, resolve: opts.Resolve}
 	a, err := p.primarySocket(ctx)
+	if err != nil && opts.Conn == nil && opts.LocalPort != 0 && addrInUse(err) {
+		// Most likely the torrent client holds the port. Probe a fresh
+		// one; the advice still names the busy port, which peers are told.
+		rep.Notes = append(rep.Notes, fmt.Sprintf("port %d is in use (by your torrent client?), so a fresh port was probed instead", opts.LocalPort))
+		if opts.ListenPort == 0 {
+			opts.ListenPort = opts.LocalPort
+		}
+		opts.LocalPort = 0
+		a, err = p.primarySocket(ctx)
+	}
 	if err != nil {
 		return rep, err
 	}
@@ -232,6 +244,10 @@ func upnpReport(r upnp.Report) UPnPReport {
 		})
 	}
 	return out
+}
+
+func addrInUse(err error) bool {
+	return errors.Is(err, syscall.EADDRINUSE) || strings.Contains(err.Error(), "address already in use")
 }
 
 // resolveUDP4 resolves host:port to an IPv4 UDP address.

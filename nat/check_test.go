@@ -2,6 +2,7 @@ package nat_test
 
 import (
 	"context"
+	"fmt"
 	"net"
 	"net/netip"
 	"strings"
@@ -329,5 +330,24 @@ func TestCheckChangeRequestRejected(t *testing.T) {
 	}
 	if !found {
 		t.Fatalf("notes %v", rep.Notes)
+	}
+}
+
+// A busy --port (the torrent client holds it) falls back to a fresh port
+// and still names the busy one in the advice.
+func TestCheckBusyPort(t *testing.T) {
+	srv := loopbackServer(t)
+	busy, err := net.ListenPacket("udp4", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer busy.Close()
+	port := busy.LocalAddr().(*net.UDPAddr).Port
+	rep, err := nat.Check(context.Background(), nat.Options{Servers: []string{srv}, LocalIP: "127.0.0.1", LocalPort: port, NoUPnP: true, Timeout: 20 * time.Second, MinRTO: testRTO})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.ProbedPort == port || rep.ListenPort != port || rep.NATType != nat.TypeOpen || !strings.Contains(rep.Reachable.Advice, fmt.Sprint(port)) {
+		t.Fatalf("probed %d listen %d: %+v", rep.ProbedPort, rep.ListenPort, rep)
 	}
 }

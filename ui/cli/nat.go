@@ -187,6 +187,9 @@ func printNatReport(w io.Writer, r nat.Report) {
 		probed += th.Subtle.Render("  (fresh socket)")
 	}
 	row("Probed port", probed)
+	if r.ListenPort != 0 && r.ListenPort != r.ProbedPort {
+		row("Listen port", strconv.Itoa(r.ListenPort)+th.Subtle.Render("  (what peers are told)"))
+	}
 
 	section("Behaviour")
 	row("NAT type", string(r.NATType))
