@@ -171,7 +171,7 @@ func (m Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 		return m, nil
 	case snapshotMsg:
 		m.setSnapshot(msg.snap)
-		if msg.closed {
+		if msg.closed || m.opts.Snapshots == nil {
 			return m, nil
 		}
 		return m, waitSnapshot(m.opts.Snapshots)
@@ -184,7 +184,7 @@ func (m Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 			}
 			m.events.Add(msg.evs...)
 		}
-		if msg.closed {
+		if msg.closed || m.opts.Events == nil {
 			return m, nil
 		}
 		return m, waitEvents(m.opts.Events)
@@ -298,7 +298,7 @@ func (m *Model) rerunNAT() tea.Cmd {
 
 func (m Model) onNATReport(msg natReportMsg) (tea.Model, tea.Cmd) {
 	var next tea.Cmd
-	if msg.pushed && !msg.closed {
+	if msg.pushed && !msg.closed && m.opts.NATReports != nil {
 		next = waitNATReport(m.opts.NATReports)
 	}
 	switch {
