@@ -33,10 +33,9 @@ const (
 )
 
 type config struct {
-	mode           Mode
-	software       string
-	ignoreChange   bool
-	dropChangeResp bool
+	mode         Mode
+	software     string
+	ignoreChange bool
 }
 
 // Option configures a Server.
