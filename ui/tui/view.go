@@ -5,6 +5,8 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/charmbracelet/bubbles/key"
+
 	"github.com/swarmscope/swarmscope/engine"
 	"github.com/swarmscope/swarmscope/styles"
 	"github.com/swarmscope/swarmscope/ui/tui/connmap"
@@ -420,9 +422,24 @@ func (m Model) footer() string {
 	return render.Fit(left, lw) + " " + right
 }
 
+// shortHelp hints at the keys that matter where the user is.
 func (m Model) shortHelp() string {
-	parts := make([]string, 0, 5)
-	for _, b := range m.keys.ShortHelp() {
+	k := m.keys
+	bs := k.ShortHelp()
+	switch {
+	case m.showMap:
+		bs = []key.Binding{k.Map, k.Help, k.Quit}
+	case m.focus == PaneTorrents:
+		bs = []key.Binding{k.Add, k.Pause, k.Remove, k.Files, k.Help, k.Quit}
+	case m.focus == PanePeers:
+		bs = []key.Binding{k.Sort, k.Origin, k.Filter, k.Enter, k.Help, k.Quit}
+	case m.focus == PaneNAT:
+		bs = []key.Binding{k.Rerun, k.Map, k.Help, k.Quit}
+	case m.focus == PaneEvents:
+		bs = []key.Binding{k.Filter, k.End, k.Help, k.Quit}
+	}
+	parts := make([]string, 0, len(bs))
+	for _, b := range bs {
 		h := b.Help()
 		parts = append(parts, m.th.Key.Render(h.Key)+" "+m.th.KeyDesc.Render(h.Desc))
 	}
