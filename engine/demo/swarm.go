@@ -471,16 +471,11 @@ func (s *Swarm) startNode(n *Node) error {
 		PacketConn: pc,
 		NoDHT:      true,
 		NoTrackers: true,
-		// anacrolix serves a peer's requests one at a time in map order
-		// but grants their memory reservations in arrival order; once a
-		// peer has more requests outstanding than this limit covers, the
-		// server can wait on a reservation that only its own unsent
-		// chunks would free, and the connection stalls. 1024 requests
-		// (anacrolix's queue) of up to 64 KiB always fit in 64 MiB.
-		MaxRequestDataPerConn: 64 << 20,
-		Tick:                  s.opts.Tick,
-		Log:                   s.opts.ClientLog,
-		PeerIDPrefix:          "-SS0001-",
+		// engine.DefaultMaxRequestDataPerConn already avoids anacrolix's
+		// request-budget deadlock, the cause of the stalls seen over uTP.
+		Tick:         s.opts.Tick,
+		Log:          s.opts.ClientLog,
+		PeerIDPrefix: "-SS0001-",
 		Tuning: engine.Tuning{
 			// Simulated paths have known, short round trips: a dial
 			// that has not connected in a few seconds never will, and

@@ -306,7 +306,7 @@ func TestHeadlessDemoEveryNATMode(t *testing.T) {
 		for i, mode := range modes {
 			upnpOn := (run+i)%2 == 0
 			t.Run(fmt.Sprintf("%d/%s/upnp=%v", run, mode, upnpOn), func(t *testing.T) {
-				s := startSwarm(t, Options{Nodes: Default(mode, upnpOn, 4), You: "you", Size: 4 << 20, Seed: uint64(1000*run + i + 1)})
+				s := startSwarm(t, Options{Nodes: Default(mode, upnpOn, 4), You: "you", Size: 8 << 20, Seed: uint64(1000*run + i + 1)})
 				waitUntil(t, "you to complete", 4*time.Minute, s.Complete)
 				if err := s.Verify(); err != nil {
 					t.Fatal(err)

@@ -211,7 +211,8 @@ func onOff(b bool) string {
 func runMatrix(ctx context.Context, seed uint64, asJSON bool, stdout, stderr io.Writer) int {
 	total := 0
 	m, err := demo.RunMatrix(ctx, demo.MatrixOptions{
-		Seed: seed,
+		Seed:     seed,
+		Parallel: 3,
 		Progress: func(done, n int) {
 			total = n
 			if !asJSON {
