@@ -144,7 +144,7 @@ func runDownload(ctx context.Context, args []string, stdout, stderr io.Writer) i
 		if len(servers) == 0 {
 			return nat.Report{}, errors.New("no STUN servers configured (--stun)")
 		}
-		r, err := nat.Check(ctx, nat.Options{Servers: servers, LocalIP: f.bind, NoUPnP: mapper == nil, UPnP: mapper})
+		r, err := nat.Check(ctx, nat.Options{Servers: servers, LocalIP: f.bind, ListenPort: e.ListenPort(), NoUPnP: mapper == nil, UPnP: mapper})
 		if err == nil {
 			e.SetNATType(string(r.NATType))
 		}
