@@ -41,6 +41,8 @@ type jsonTorrent struct {
 	Size     int64               `json:"size"`
 	DownBps  float64             `json:"down_bps"`
 	UpBps    float64             `json:"up_bps"`
+	DownB    int64               `json:"down_bytes"`
+	UpB      int64               `json:"up_bytes"`
 	Peers    engine.OriginCounts `json:"peers"`
 	Error    string              `json:"error,omitempty"`
 }
@@ -78,7 +80,7 @@ func pathsJSON(s engine.Snapshot) map[string]jsonPath {
 func torrentsJSON(s engine.Snapshot) []jsonTorrent {
 	out := make([]jsonTorrent, 0, len(s.Torrents))
 	for _, t := range s.Torrents {
-		out = append(out, jsonTorrent{t.Name, t.InfoHash, t.State, t.Progress, t.Size, t.DownBps, t.UpBps, t.Peers, t.Err})
+		out = append(out, jsonTorrent{t.Name, t.InfoHash, t.State, t.Progress, t.Size, t.DownBps, t.UpBps, t.DownBytes, t.UpBytes, t.Peers, t.Err})
 	}
 	return out
 }
