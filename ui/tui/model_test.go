@@ -520,3 +520,31 @@ func TestPeerDetails(t *testing.T) {
 		t.Fatal("esc did not close details")
 	}
 }
+
+func TestCachedPanesFollowNewData(t *testing.T) {
+	m := newFixtureModel(t, 160, 48, 10)
+	before := m.View()
+	s := fixtureSnapshot(10)
+	for i := range s.Paths {
+		s.Paths[i].DownBps = 0
+		s.Paths[i].History = nil
+	}
+	m = step(t, m, snapshotMsg{snap: s})
+	after := m.View()
+	if before == after || !strings.Contains(after, "history, last 0s") {
+		t.Fatalf("paths pane kept a stale frame:\n%s", after)
+	}
+	rep := fixtureNAT()
+	rep.NATType = "symmetric"
+	m = step(t, m, natReportMsg{report: rep})
+	if !strings.Contains(m.View(), "NAT symmetric") || strings.Contains(m.View(), "NAT port-restricted-cone ") {
+		t.Fatalf("NAT pane kept a stale report:\n%s", m.View())
+	}
+	// Same data at another size is drawn again, not reused.
+	m = step(t, m, sizeMsg(200, 60))
+	for i, l := range strings.Split(m.View(), "\n") {
+		if widthOf(l) != 200 {
+			t.Fatalf("line %d is %d wide after resize", i, widthOf(l))
+		}
+	}
+}

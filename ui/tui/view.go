@@ -11,7 +11,6 @@ import (
 	"github.com/swarmscope/swarmscope/styles"
 	"github.com/swarmscope/swarmscope/ui/tui/connmap"
 	"github.com/swarmscope/swarmscope/ui/tui/dialog"
-	"github.com/swarmscope/swarmscope/ui/tui/events"
 	"github.com/swarmscope/swarmscope/ui/tui/format"
 	"github.com/swarmscope/swarmscope/ui/tui/peers"
 	"github.com/swarmscope/swarmscope/ui/tui/render"
@@ -409,8 +408,8 @@ func (m Model) footer() string {
 			left = th.Good.Render("✓ " + m.status)
 		}
 	default:
-		if e, ok := m.events.Last(); ok {
-			left = events.Line(th, &e, m.opts.Location)
+		if l, ok := m.events.LastLine(); ok {
+			left = l
 		} else {
 			left = th.Faint.Render("waiting for events…")
 		}

@@ -22,6 +22,7 @@ type Model struct {
 	th     *styles.Theme
 	loc    *time.Location
 	all    []engine.Event // oldest first, at most Capacity
+	drawn  []string       // all[i] rendered once on arrival: events never change
 	rows   []int          // into all, after the filter
 	filter string
 	list   render.List
@@ -41,14 +42,26 @@ func (m *Model) Add(evs ...engine.Event) {
 	// Only ever append and reslice: copies of the model share the array,
 	// and append reallocates (keeping only live events) when it is full.
 	m.all = append(m.all, evs...)
+	for i := range evs {
+		m.drawn = append(m.drawn, Line(m.th, &evs[i], m.loc))
+	}
 	if over := len(m.all) - Capacity; over > 0 {
 		m.all = m.all[over:]
+		m.drawn = m.drawn[over:]
 	}
 	m.apply()
 }
 
 // All returns the events kept, oldest first.
 func (m *Model) All() []engine.Event { return m.all }
+
+// LastLine returns the newest event rendered, for the ticker.
+func (m *Model) LastLine() (string, bool) {
+	if len(m.drawn) == 0 {
+		return "", false
+	}
+	return m.drawn[len(m.drawn)-1], true
+}
 
 // Last returns the newest event.
 func (m *Model) Last() (engine.Event, bool) {
@@ -179,7 +192,7 @@ func (m *Model) Lines(w, h int, focused bool) []string {
 	from, to := m.list.Visible()
 	out := make([]string, 0, h)
 	for i := from; i < to; i++ {
-		line := Line(th, &m.all[m.rows[i]], m.loc)
+		line := m.drawn[m.rows[i]]
 		if focused && i == m.list.Cursor {
 			line = render.Highlight(render.Fit("›"+line, w), true, th)
 		} else {

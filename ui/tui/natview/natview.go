@@ -22,10 +22,19 @@ type Model struct {
 	running bool
 	err     string
 	offset  int
+	// cache is made by New and shared by the model's copies (View runs on
+	// a copy); it is keyed by the report pointer, new on every SetReport.
+	cache *reportCache
+}
+
+type reportCache struct {
+	report *nat.Report
+	w      int
+	lines  []string
 }
 
 // New returns a pane with no report yet.
-func New(th *styles.Theme) Model { return Model{th: th} }
+func New(th *styles.Theme) Model { return Model{th: th, cache: &reportCache{}} }
 
 // SetReport shows r.
 func (m *Model) SetReport(r nat.Report) { m.report, m.err, m.running = &r, "", false }
@@ -76,12 +85,26 @@ func (m *Model) Lines(w, h int, canRerun bool) []string {
 		}
 		return render.Block(out, w, h)
 	}
-	out = append(out, Lines(th, *m.report, w)...)
+	out = append(out, m.reportLines(w)...)
 	if canRerun && !m.running {
 		out = append(out, th.Faint.Render("r re-runs the diagnosis"))
 	}
 	m.offset = max(0, min(m.offset, len(out)-h))
 	return render.Block(out[m.offset:], w, h)
+}
+
+// reportLines draws the report once per report and width: the pane is
+// redrawn on every frame but the report changes only when re-run.
+func (m *Model) reportLines(w int) []string {
+	c := m.cache
+	if c != nil && c.report == m.report && c.w == w {
+		return c.lines
+	}
+	lines := Lines(m.th, *m.report, w)
+	if c != nil {
+		*c = reportCache{report: m.report, w: w, lines: lines}
+	}
+	return lines
 }
 
 // Lines draws report r in width w (lines may be shorter).

@@ -21,10 +21,20 @@ type Model struct {
 	// Series per origin, oldest first, converted once per snapshot.
 	down, up [len(engine.Origins)][]float64
 	peak     float64
+	// token identifies the data of one SetSnapshot; the frame drawn from it
+	// is kept in cache until the data or the size changes.
+	token *byte
+	cache *frameCache
+}
+
+type frameCache struct {
+	token *byte
+	w, h  int
+	lines []string
 }
 
 // New returns an empty pane.
-func New(th *styles.Theme) Model { return Model{th: th} }
+func New(th *styles.Theme) Model { return Model{th: th, cache: &frameCache{}} }
 
 // SetSnapshot takes the paths of s.
 func (m *Model) SetSnapshot(s *engine.Snapshot) {
@@ -39,6 +49,7 @@ func (m *Model) SetSnapshot(s *engine.Snapshot) {
 		}
 	}
 	m.peak = m.computePeak()
+	m.token = new(byte)
 }
 
 // Series returns the download and upload history of origin o.
@@ -70,6 +81,20 @@ func (m *Model) computePeak() float64 {
 
 // Lines renders the pane content, w x h.
 func (m *Model) Lines(w, h int) []string {
+	// The cache is reached through a pointer made by New: View runs on a
+	// copy of the model, and only a shared pointer outlives it.
+	c := m.cache
+	if c != nil && c.token == m.token && c.w == w && c.h == h && c.lines != nil {
+		return c.lines
+	}
+	lines := m.draw(w, h)
+	if c != nil {
+		*c = frameCache{token: m.token, w: w, h: h, lines: lines}
+	}
+	return lines
+}
+
+func (m *Model) draw(w, h int) []string {
 	th := m.th
 	const label = 13 // "◆ holepunched"
 	stats := 5 + 1 + 9 + 1 + 9 + 1 + 8 + 1 + 8

@@ -78,7 +78,7 @@ type originKey struct {
 
 // New returns an empty pane sorted by download rate, fastest first.
 func New(th *styles.Theme) Model {
-	return Model{th: th, sortCol: ColDown, desc: true}
+	return Model{th: th, sortCol: ColDown, desc: true, originCell: map[originKey]string{}}
 }
 
 // SetSize sets the content area (header row included).
@@ -369,11 +369,15 @@ func (m *Model) originTag(o engine.Origin, w int) string {
 	if s, ok := m.originCell[k]; ok {
 		return s
 	}
-	if m.originCell == nil || len(m.originCell) > 16 {
-		m.originCell = map[originKey]string{}
+	if len(m.originCell) > 16 {
+		// Widths changed many times; start over. (The map is made by New
+		// and shared by copies of the model, so it is cleared, not replaced.)
+		clear(m.originCell)
 	}
 	s := m.th.Origin(o).Render(render.Fit(styles.OriginGlyph(o)+" "+styles.OriginShort(o), w))
-	m.originCell[k] = s
+	if m.originCell != nil {
+		m.originCell[k] = s
+	}
 	return s
 }
 
