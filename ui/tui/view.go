@@ -427,7 +427,7 @@ func (m Model) shortHelp() string {
 	bs := k.ShortHelp()
 	switch {
 	case m.showMap:
-		bs = []key.Binding{k.Map, k.Help, k.Quit}
+		bs = []key.Binding{key.NewBinding(key.WithKeys("m", "esc"), key.WithHelp("m/esc", "close map")), k.Rerun, k.Help, k.Quit}
 	case m.focus == PaneTorrents:
 		bs = []key.Binding{k.Add, k.Pause, k.Remove, k.Files, k.Help, k.Quit}
 	case m.focus == PanePeers:
