@@ -77,8 +77,11 @@ func unsolicited(t nat.Type) bool { return t == nat.TypeOpen || t == nat.TypeFul
 func Theory(kind string, a, b nat.Type) (applicable, ok bool, why string) {
 	switch kind {
 	case KindDirect:
+		if b == nat.TypeOpen {
+			return true, true, "B has a public address and no filter"
+		}
 		if unsolicited(b) {
-			return true, true, fmt.Sprintf("%s admits unsolicited packets to a live mapping", b)
+			return true, true, "a full cone admits anyone to a live mapping"
 		}
 		return true, false, fmt.Sprintf("%s filters packets from endpoints it has not sent to", b)
 	case KindReverse:

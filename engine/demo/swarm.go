@@ -166,6 +166,9 @@ type Swarm struct {
 	logMu   sync.Mutex
 	closeMu sync.Mutex
 	closed  bool
+	// starterDone is closed when the stages after "you"'s have started
+	// (or given up); nodes' engines are not touched by Close before.
+	starterDone chan struct{}
 }
 
 func (s *Swarm) logf(format string, args ...any) {
@@ -234,26 +237,59 @@ func Start(ctx context.Context, opts Options) (s *Swarm, err error) {
 		stages[n.Spec.Stage] = append(stages[n.Spec.Stage], n)
 	}
 	sort.Ints(order)
+	// Stages up to the one of "you" start now; later ones (peers that
+	// arrive while you watch) start in the background, so the view of
+	// "you" can open at once.
+	youStage := s.You.Spec.Stage
 	var started []*Node
+	var later []int
 	for i, st := range order {
-		for _, n := range stages[st] {
-			if n.Spec.Delay > 0 {
-				select {
-				case <-time.After(n.Spec.Delay):
-				case <-s.ctx.Done():
-					return s, s.ctx.Err()
-				}
-			}
-			if err := s.startNode(n); err != nil {
-				return s, err
-			}
+		if st > youStage {
+			later = order[i:]
+			break
+		}
+		if i > 0 {
+			s.waitStage(stages[order[i-1]], started)
+		}
+		if err := s.startStage(stages[st]); err != nil {
+			return s, err
 		}
 		started = append(started, stages[st]...)
-		if i < len(order)-1 {
-			s.waitStage(stages[st], started)
+	}
+	s.starterDone = make(chan struct{})
+	go func() {
+		defer close(s.starterDone)
+		prev := youStage
+		for _, st := range later {
+			s.waitStage(stages[prev], started)
+			if err := s.startStage(stages[st]); err != nil {
+				if s.ctx.Err() == nil {
+					s.logf("%v", err)
+				}
+				return
+			}
+			started = append(started, stages[st]...)
+			prev = st
+		}
+	}()
+	return s, nil
+}
+
+// startStage starts a stage's nodes, each after its delay.
+func (s *Swarm) startStage(nodes []*Node) error {
+	for _, n := range nodes {
+		if n.Spec.Delay > 0 {
+			select {
+			case <-time.After(n.Spec.Delay):
+			case <-s.ctx.Done():
+				return s.ctx.Err()
+			}
+		}
+		if err := s.startNode(n); err != nil {
+			return err
 		}
 	}
-	return s, nil
+	return nil
 }
 
 func validate(o *Options) error {
@@ -704,6 +740,9 @@ func (s *Swarm) Close() error {
 		}
 	}
 	s.cancel()
+	if s.starterDone != nil {
+		<-s.starterDone
+	}
 	for _, n := range s.Nodes {
 		if n.Engine != nil {
 			if err := n.Engine.Close(); err != nil {

@@ -199,7 +199,7 @@ func TestHolepunchSymmetricAgainstPortRestricted(t *testing.T) {
 			{Name: "sym", NAT: nat.TypeSymmetric, Stage: 1},
 			{Name: "you", NAT: nat.TypePortRestrictedCone, Stage: 2},
 		},
-		You: "you", Size: 64 << 20, Seed: 3,
+		You: "you", Size: 32 << 20, Seed: 3,
 	})
 	sym, you := s.Node("sym"), s.Node("you")
 	ye := collect(you.Engine)
