@@ -67,7 +67,8 @@ func TestPublicSeederForeignLeecherInbound(t *testing.T) {
 	home := s.lab.Home("home", nslab.NATPortRestricted)
 
 	r := startHeadless(t, pub, s.seedDir("seed"), 6881, s.tt.Path, "--seed")
-	s.waitSeeders(1)
+	s.waitPeers(1) // anacrolix may first announce while still checking its data
+	t.Logf("%v: tracker lists swarmscope", time.Now().Format(time.StampMilli))
 
 	dl := s.emptyDir("aria2")
 	leech := home.Host.StartAria2Leecher(s.tt, dl, 6881)
@@ -75,6 +76,7 @@ func TestPublicSeederForeignLeecherInbound(t *testing.T) {
 		t.Fatalf("aria2c: %v\n%s\n%s", err, tail(leech.Output(), 3000), r.describe())
 	}
 	s.verifyIn(dl)
+	t.Logf("%v: aria2c done", time.Now().Format(time.StampMilli))
 
 	// The swarmscope tick after the transfer shows the upload on the
 	// inbound path.

@@ -29,7 +29,7 @@ func waitStarted(r *run, ih string) {
 // serving it.
 func TestFaultTrackerKilled(t *testing.T) {
 	needFeature(t, "headless", "headless JSON mode (--headless --json)")
-	s := newSwarm(t, size(4<<20), true)
+	s := newSwarm(t, size(4<<20), false)
 	seedHost := s.lab.PublicHost("seeder", 1)
 	home := s.lab.Home("home", nslab.NATPortRestricted)
 	s.transmissionSeeder(seedHost, slowSeederKBps)
@@ -68,9 +68,16 @@ func TestFaultSeederRestarted(t *testing.T) {
 		t.Fatalf("swarmscope exited when its only seeder died\n%s", r.describe())
 	}
 	seeder = seedHost.StartTransmission(s.tt.DataDir, 51413)
-	// The daemon remembers the torrent across the restart; add it again in
-	// case it was killed before saving its state.
+	// The daemon remembers the torrent across the restart (add it again in
+	// case it was killed before saving it), but a SIGKILL can leave its
+	// resume state saying it has nothing: make it re-check its data.
 	_ = seeder.Add(s.tt.Path)
+	if err := seeder.Verify(); err != nil {
+		t.Fatal(err)
+	}
+	if err := seeder.WaitDone(90 * time.Second); err != nil {
+		t.Fatalf("restarted seeder did not verify its data: %v\n%s", err, seeder.Info())
+	}
 	r.waitExit(4 * time.Minute)
 	s.verifyIn(dir)
 	if n := len(r.parse().connected(seedHost.IP().String())); n < 2 {
@@ -115,16 +122,17 @@ func TestFaultUPnPDaemonKilled(t *testing.T) {
 // 5 % packet loss on the home uplink: slower, still complete.
 func TestFaultPacketLoss(t *testing.T) {
 	needFeature(t, "headless", "headless JSON mode (--headless --json)")
-	nslab.Require(t, "tc")
 	s := newSwarm(t, size(4<<20), false)
 	seedHost := s.lab.PublicHost("seeder", 1)
 	home := s.lab.Home("home", nslab.NATPortRestricted)
 	s.transmissionSeeder(seedHost, 0)
-	if err := home.Router.Netem("wan0", "loss", "5%"); err != nil {
-		t.Fatal(err)
-	}
-	if err := home.Router.Netem("lan0", "loss", "5%"); err != nil {
-		t.Fatal(err)
+	// Both directions of the home's internet link lose 5 %.
+	for _, dev := range []string{"wan0", "lan0"} {
+		how, err := home.Router.Loss(dev, 5)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Logf("5%% loss out of the router's %s with %s", dev, how)
 	}
 	dir := s.emptyDir("swarmscope")
 	r := startHeadless(t, home.Host, dir, 6881, s.tt.Path)

@@ -32,7 +32,7 @@ func newHolepunchLab(t *testing.T, kindB nslab.NATKind) *holepunchLab {
 		t.Fatal(err)
 	}
 	h.relay = startHeadless(t, h.relayHost, s.seedDir("relay"), 6881, s.tt.Path, "--seed")
-	s.waitSeeders(1)
+	s.waitPeers(1)
 	// Both leechers stay up after completing, so each remains a holepunch
 	// target for the other.
 	h.ra = startHeadless(t, h.a.Host, s.emptyDir("a"), 6881, s.tt.Path, "--seed")

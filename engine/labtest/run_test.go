@@ -217,7 +217,31 @@ func (r *run) waitExit(timeout time.Duration) output {
 	if err := r.Wait(timeout); err != nil {
 		r.t.Fatalf("swarmscope: %v\n%s", err, r.describe())
 	}
-	return r.parse()
+	o := r.parse()
+	r.t.Logf("swarmscope on %s: %s", r.Host.Name, o.timeline())
+	return o
+}
+
+// timeline is the verified byte count every few ticks, to show where a slow
+// run spent its time.
+func (o output) timeline() string {
+	if len(o.Ticks) == 0 {
+		return "no ticks"
+	}
+	var b strings.Builder
+	t0 := o.Ticks[0].Time
+	step := max(1, len(o.Ticks)/12)
+	for i := 0; i < len(o.Ticks); i += step {
+		tk := o.Ticks[i]
+		var done int64
+		for _, ti := range tk.Torrents {
+			done += ti.Completed
+		}
+		fmt.Fprintf(&b, "%.0fs:%dKiB ", tk.Time.Sub(t0).Seconds(), done>>10)
+	}
+	last := o.Ticks[len(o.Ticks)-1]
+	fmt.Fprintf(&b, "(%d ticks over %.0fs)", len(o.Ticks), last.Time.Sub(t0).Seconds())
+	return b.String()
 }
 
 // describe summarizes the run for failure messages.

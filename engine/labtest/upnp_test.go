@@ -78,7 +78,7 @@ func TestUPnPInboundLabelledUPnP(t *testing.T) {
 	r := startHeadless(t, home.Host, s.seedDir("seed"), port, s.tt.Path, "--seed")
 	ms := waitMapping(t, home, port, r)
 	t.Logf("mappings while running: %+v", ms)
-	s.waitSeeders(1)
+	s.waitPeers(1)
 
 	dl := s.emptyDir("aria2")
 	leech := leechHost.StartAria2Leecher(s.tt, dl, 6881)

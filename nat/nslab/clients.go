@@ -97,6 +97,19 @@ func (tr *Transmission) Add(torrentPath string) error {
 
 var percentDone = regexp.MustCompile(`Percent Done:\s*([0-9.]+|nan)%`)
 
+// Verify makes the daemon re-check the first torrent's data, e.g. after a
+// SIGKILL that left its resume state behind the data.
+func (tr *Transmission) Verify() error {
+	out, err := tr.Remote("-t", "1", "-v")
+	if err != nil {
+		return err
+	}
+	if !strings.Contains(out, "success") {
+		return fmt.Errorf("transmission-remote -v: %s", strings.TrimSpace(out))
+	}
+	return nil
+}
+
 // PercentDone is the first torrent's completion, 0..100.
 func (tr *Transmission) PercentDone() (float64, error) {
 	out, err := tr.Remote("-t", "1", "-i")
@@ -144,12 +157,17 @@ func (tr *Transmission) WaitDone(timeout time.Duration) error {
 	})
 }
 
-// Aria2Args are aria2c flags that keep it inside the lab: no DHT, no local
-// peer discovery, no peer exchange, a fixed listen port, integrity checks.
+// Aria2Args are aria2c flags that keep it inside the lab: no local peer
+// discovery, no peer exchange, a fixed listen port, integrity checks. aria2
+// speaks UDP trackers only through its DHT socket, so the DHT is on, with
+// an empty routing table of its own (a fresh file in dir, no entry point):
+// it has nobody to talk to.
 func Aria2Args(dir string, listenPort int) []string {
 	return []string{
 		"--dir=" + dir,
-		"--enable-dht=false",
+		"--enable-dht=true",
+		"--dht-listen-port=" + strconv.Itoa(listenPort),
+		"--dht-file-path=" + filepath.Join(dir, ".aria2-dht.dat"),
 		"--enable-dht6=false",
 		"--bt-enable-lpd=false",
 		"--enable-peer-exchange=false",

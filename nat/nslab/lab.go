@@ -480,10 +480,31 @@ func (h *Host) RateLimit(dev, rate string) error {
 }
 
 // Netem puts a netem qdisc with the given parameters (e.g. "loss", "5%")
-// on one of the host's interfaces.
+// on one of the host's interfaces. Some kernels lack sch_netem; Loss works
+// there too.
 func (h *Host) Netem(dev string, params ...string) error {
 	_, err := h.Run("tc", append([]string{"qdisc", "replace", "dev", dev, "root", "netem"}, params...)...)
 	return err
+}
+
+// Loss drops pct percent of the packets the host forwards out of dev, at
+// random: with tc netem where the kernel has it, else with an nftables
+// numgen rule in the forward hook (the same loss, for routed traffic).
+// It returns which mechanism it used.
+func (h *Host) Loss(dev string, pct int) (string, error) {
+	if err := h.Netem(dev, "loss", fmt.Sprintf("%d%%", pct)); err == nil {
+		return "tc netem", nil
+	}
+	rules := fmt.Sprintf(`table inet lossy_%[1]s {
+  chain forward {
+    type filter hook forward priority -10; policy accept;
+    oifname "%[1]s" numgen random mod 100 lt %[2]d drop
+  }
+}`, dev, pct)
+	if err := h.NFT(rules); err != nil {
+		return "", fmt.Errorf("no netem and no nftables loss on %s: %w", dev, err)
+	}
+	return "nftables numgen", nil
 }
 
 // ErrTimeout is returned by waits that ran out of time.
