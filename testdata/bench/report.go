@@ -1,0 +1,154 @@
+package main
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+)
+
+func mibps(size int64, d time.Duration) float64 {
+	if d <= 0 {
+		return 0
+	}
+	return float64(size) / (1 << 20) / d.Seconds()
+}
+
+func human(n int64) string {
+	switch {
+	case n >= 1<<30 && n%(1<<30) == 0:
+		return fmt.Sprintf("%d GiB", n>>30)
+	case n >= 1<<20:
+		return fmt.Sprintf("%.0f MiB", float64(n)/(1<<20))
+	case n >= 1<<10:
+		return fmt.Sprintf("%.0f KiB", float64(n)/(1<<10))
+	}
+	return fmt.Sprintf("%d B", n)
+}
+
+func median(xs []float64) float64 {
+	if len(xs) == 0 {
+		return 0
+	}
+	s := slices.Clone(xs)
+	slices.Sort(s)
+	if len(s)%2 == 1 {
+		return s[len(s)/2]
+	}
+	return (s[len(s)/2-1] + s[len(s)/2]) / 2
+}
+
+// summary is one contender's medians over its successful rounds.
+type summary struct {
+	label          string
+	ok, runs       int
+	wall, thr, cpu float64 // s, MiB/s, s
+	rss            float64 // MiB
+}
+
+func summarize(label string, rs []result, size int64) summary {
+	s := summary{label: label, runs: len(rs)}
+	var wall, thr, cpu, rss []float64
+	for _, r := range rs {
+		if r.err != nil {
+			continue
+		}
+		s.ok++
+		wall = append(wall, r.wall.Seconds())
+		thr = append(thr, mibps(size, r.wall))
+		cpu = append(cpu, r.use.CPU())
+		rss = append(rss, float64(r.use.MaxRSSKB)/1024)
+	}
+	s.wall, s.thr, s.cpu, s.rss = median(wall), median(thr), median(cpu), median(rss)
+	return s
+}
+
+func (b *bench) downloadReport(c *content, cs []*contender, results []result, refs []time.Duration, skipped []string) {
+	w := &b.report
+	fmt.Fprintf(w, "\n## Download: %s in %d files (%s pieces), %d swarmscope seeders on loopback via opentracker, %d round(s)\n\n",
+		human(c.size), len(c.files), human(b.opts.pieceLen), b.opts.seeders, b.opts.rounds)
+	byName := map[string][]result{}
+	for _, r := range results {
+		byName[r.name] = append(byName[r.name], r)
+	}
+	sums := map[string]summary{}
+	for _, ct := range cs {
+		sums[ct.name] = summarize(ct.label, byName[ct.name], c.size)
+	}
+	base, haveBase := sums["headless"]
+	haveBase = haveBase && base.ok > 0
+	fmt.Fprintf(w, "| client | ok | wall s | MiB/s | CPU s (user+sys) | peak RSS MiB | throughput vs headless | CPU vs headless |\n")
+	fmt.Fprintf(w, "|---|---|---|---|---|---|---|---|\n")
+	for _, ct := range cs {
+		s := sums[ct.name]
+		thrRatio, cpuRatio := "-", "-"
+		if haveBase && s.ok > 0 {
+			thrRatio = fmt.Sprintf("%.2fx", s.thr/base.thr)
+			cpuRatio = fmt.Sprintf("%.2fx", s.cpu/base.cpu)
+		}
+		fmt.Fprintf(w, "| %s | %d/%d | %.2f | %.1f | %.2f | %.0f | %s | %s |\n", s.label, s.ok, s.runs, s.wall, s.thr, s.cpu, s.rss, thrRatio, cpuRatio)
+	}
+	var rs []float64
+	for _, d := range refs {
+		rs = append(rs, d.Seconds())
+	}
+	ref := median(rs)
+	if ref > 0 {
+		fmt.Fprintf(w, "| physical reference: cat from page cache | %d/%d | %.2f | %.1f | - | - | %s | - |\n", len(refs), len(refs), ref, float64(c.size)/(1<<20)/ref,
+			ratio(haveBase, float64(c.size)/(1<<20)/ref, base.thr))
+	}
+	fmt.Fprintf(w, "\nMedians over rounds; wall is start to complete data; CPU and peak RSS are the client process's own (wait4 rusage).\n")
+	for _, s := range skipped {
+		fmt.Fprintf(w, "Skipped %s\n", s)
+	}
+	fmt.Fprintf(w, "\nPer round (order alternates):\n\n```\n")
+	for _, r := range results {
+		if r.err != nil {
+			fmt.Fprintf(w, "round %d  %-12s FAILED: %s\n", r.round+1, r.name, oneLine(r.err.Error()))
+			continue
+		}
+		fmt.Fprintf(w, "round %d  %-12s %7.2f s %8.1f MiB/s  cpu %6.2f s  rss %5.0f MiB\n", r.round+1, r.name, r.wall.Seconds(), mibps(c.size, r.wall), r.use.CPU(), float64(r.use.MaxRSSKB)/1024)
+	}
+	fmt.Fprintf(w, "```\n")
+
+	if !haveBase {
+		return
+	}
+	fmt.Fprintf(w, "\nTargets:\n\n")
+	target := func(name, what string, ok bool, detail string) {
+		verdict := "met"
+		if !ok {
+			verdict = "MISSED"
+		}
+		fmt.Fprintf(w, "- %s: %s (%s)\n", what, verdict, detail)
+	}
+	if s, ok := sums["anacrolix"]; ok && s.ok > 0 {
+		r := base.thr / s.thr
+		target("anacrolix", "headless throughput >= 0.95x anacrolix CLI", r >= 0.95, fmt.Sprintf("%.2fx", r))
+	}
+	for _, n := range []string{"aria2c", "transmission"} {
+		if s, ok := sums[n]; ok && s.ok > 0 {
+			r := base.thr / s.thr
+			target(n, "headless throughput >= 1.0x "+n, r >= 1.0, fmt.Sprintf("%.2fx", r))
+		}
+	}
+	if s, ok := sums["tui"]; ok && s.ok > 0 {
+		r := s.cpu / base.cpu
+		target("tui", "TUI CPU <= 1.10x headless CPU", r <= 1.10, fmt.Sprintf("%.2fx: %.2f s vs %.2f s", r, s.cpu, base.cpu))
+	}
+}
+
+func ratio(ok bool, x, base float64) string {
+	if !ok || base == 0 {
+		return "-"
+	}
+	return fmt.Sprintf("%.2fx", x/base)
+}
+
+func oneLine(s string) string {
+	s = strings.ReplaceAll(s, "\n", " ")
+	if len(s) > 300 {
+		s = s[:300] + "..."
+	}
+	return s
+}
