@@ -239,7 +239,7 @@ func (m *Model) sort() {
 		c = func(a, b *engine.PeerInfo) int { return 0 }
 	}
 	desc := m.desc
-	slices.SortStableFunc(m.idx, func(i, j int) int {
+	slices.SortFunc(m.idx, func(i, j int) int {
 		r := c(&ps[i], &ps[j])
 		if desc {
 			r = -r
