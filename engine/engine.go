@@ -463,6 +463,12 @@ func (e *Engine) awaitInfo(ts *torrentState) {
 		e.emit(Event{Kind: EventError, InfoHash: ih, Message: "refused metadata: " + err.Error()})
 		return
 	}
+	// File priorities, not DownloadAll's piece priorities: a piece's
+	// priority is the highest of its own and its files', so pieces raised by
+	// DownloadAll could never be skipped per file.
+	for _, f := range ts.t.Files() {
+		f.SetPriority(types.PiecePriorityNormal)
+	}
 	e.mu.Lock()
 	ts.gotInfo = true
 	paused := ts.paused
@@ -470,7 +476,6 @@ func (e *Engine) awaitInfo(ts *torrentState) {
 	if !paused {
 		ts.t.AllowDataDownload()
 	}
-	ts.t.DownloadAll()
 	e.emit(Event{Kind: EventTorrentMetadata, InfoHash: ih, Message: fmt.Sprintf("metadata for %s: %d files, %s", info.BestName(), len(info.UpvertedFiles()), FormatBytes(info.TotalLength()))})
 }
 

@@ -59,7 +59,7 @@ func TestEncryptedFlag(t *testing.T) {
 		"*torrent.PeerConn 0xc000 [flags=I,U,E,v1 id=...": true,
 		"*torrent.PeerConn 0xc000 [flags=Tr,e,v1 id=...":  true,
 		"*torrent.PeerConn 0xc000 [flags=Tr,v1 id=...":    false,
-		"*torrent.PeerConn 0xc000 [flags=M,U,v1 id=\"E\"":  false,
+		"*torrent.PeerConn 0xc000 [flags=M,U,v1 id=\"E\"": false,
 		"garbage": false,
 	} {
 		if got := encryptedFlag(s); got != want {

@@ -188,10 +188,14 @@ func (e *Engine) sample(now time.Time) {
 	type tref struct {
 		ih string
 		ts *torrentState
+		// validated: metadata checked and file priorities set, so the
+		// file list is worth showing.
+		validated bool
 	}
 	refs := make([]tref, 0, len(e.order))
 	for _, ih := range e.order {
-		refs = append(refs, tref{ih, e.torrents[ih]})
+		ts := e.torrents[ih]
+		refs = append(refs, tref{ih, ts, ts.gotInfo})
 	}
 	closing := e.closing
 	e.closing = nil
@@ -236,7 +240,7 @@ func (e *Engine) sample(now time.Time) {
 			tr.completed = t.BytesCompleted()
 			tr.numPieces = t.NumPieces()
 			tr.complete = t.Complete().Bool()
-			for _, f := range t.Files() {
+			for _, f := range filesIf(r.validated, t) {
 				tr.files = append(tr.files, FileInfo{Path: f.DisplayPath(), Size: f.Length(), Completed: f.BytesCompleted(), Priority: priorityOf(f)})
 			}
 		}
@@ -398,6 +402,13 @@ func punchFailureReason(natType string) string {
 		return "a NAT on the path dropped the packets (a symmetric NAT on either side defeats holepunching)"
 	}
 	return "our NAT (" + natType + ") keeps one mapping per socket, so the peer's NAT likely dropped the packets (a symmetric NAT defeats holepunching)"
+}
+
+func filesIf(ok bool, t *torrent.Torrent) []*torrent.File {
+	if !ok {
+		return nil
+	}
+	return t.Files()
 }
 
 func priorityOf(f *torrent.File) Priority {

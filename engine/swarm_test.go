@@ -144,3 +144,41 @@ func allOf(os []Origin, o Origin) bool {
 	}
 	return true
 }
+
+func TestFilePriorities(t *testing.T) {
+	tmp := t.TempDir()
+	mt, err := maketorrent.Make(filepath.Join(tmp, "seed"), filepath.Join(tmp, "p.torrent"), maketorrent.Spec{
+		Name: "prio", FileSizes: []int64{1 << 20, 1 << 20, 1 << 20}, PieceLength: 64 << 10, Seed: 5,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := newTestEngine(t, filepath.Join(tmp, "leech"))
+	ih, err := e.AddSource(context.Background(), mt.TorrentPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ti TorrentInfo
+	waitFor(t, "file list", 30*time.Second, func() bool {
+		ti, _ = torrentOf(e.Latest(), ih)
+		return len(ti.Files) == 3
+	})
+	for _, f := range ti.Files {
+		if f.Priority != PriorityNormal {
+			t.Errorf("new file %s has priority %s, want normal", f.Path, f.Priority)
+		}
+	}
+	if err := e.SetFilePriority(ih, 1, PrioritySkip); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.SetFilePriority(ih, 2, PriorityHigh); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.SetFilePriority(ih, 3, PriorityHigh); err == nil {
+		t.Error("priority of a file that does not exist was accepted")
+	}
+	waitFor(t, "priorities in a snapshot", 30*time.Second, func() bool {
+		ti, _ = torrentOf(e.Latest(), ih)
+		return ti.Files[1].Priority == PrioritySkip && ti.Files[2].Priority == PriorityHigh && ti.Files[0].Priority == PriorityNormal
+	})
+}
