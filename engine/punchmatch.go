@@ -1,6 +1,9 @@
 package engine
 
-import "net/netip"
+import (
+	"net/netip"
+	"time"
+)
 
 // connectRecordLocked finds the ut_holepunch Connect that names a. A peer
 // behind a symmetric NAT answers a Connect from a fresh port, not the one
@@ -17,4 +20,31 @@ func (e *Engine) connectRecordLocked(a netip.AddrPort) *connectRecord {
 		}
 	}
 	return best
+}
+
+// earlyPunchWindow is how long before a Connect an accepted connection
+// from its target may have formed because of it.
+const earlyPunchWindow = 5 * time.Second
+
+// relabelEarlyPunchLocked handles a Connect that arrives after the
+// connection it brought about. The relay sends Connect to both ends at once
+// and both dial at once; our copy may wait behind piece data on the relay's
+// connection while the target's dial has already got in. A connection
+// accepted from the target's IP just before is that holepunch, so it is
+// relabelled (bytes it carried so far stay on the path they were counted
+// on). It returns the relabelled peer, or nil.
+func (e *Engine) relabelEarlyPunchLocked(target netip.AddrPort, rec *connectRecord, now time.Time) *peerState {
+	for _, ps := range e.peers {
+		if ps.ih != rec.ih || (ps.origin != OriginInbound && ps.origin != OriginUPnP) || now.Sub(ps.since) > earlyPunchWindow {
+			continue
+		}
+		ap, err := netip.ParseAddrPort(ps.addr)
+		if err != nil || ap.Addr().Unmap() != target.Addr() {
+			continue
+		}
+		ps.origin = OriginHolepunched
+		rec.resolved = true
+		return ps
+	}
+	return nil
 }

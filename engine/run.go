@@ -141,10 +141,16 @@ func (e *Engine) onExtensionMessage(ev torrent.PeerConnReadExtensionMessageEvent
 	case utHolepunch.Connect:
 		now := time.Now()
 		e.mu.Lock()
-		e.connects[target] = &connectRecord{at: now, relay: from, ih: ih}
+		rec := &connectRecord{at: now, relay: from, ih: ih}
+		e.connects[target] = rec
+		early := e.relabelEarlyPunchLocked(target, rec, now)
 		e.mu.Unlock()
 		e.emit(Event{Time: now, Kind: EventHolepunchConnect, InfoHash: ih, Peer: target.String(), Via: from,
 			Message: fmt.Sprintf("relay %s says connect to %s: punching", from, target)})
+		if early != nil {
+			e.emit(Event{Time: now, Kind: EventHolepunchSucceeded, InfoHash: ih, Peer: early.addr, Origin: OriginHolepunched, Via: from,
+				Message: fmt.Sprintf("holepunch to %s via %s succeeded: its dial arrived before the relay's Connect did", early.addr, from)})
+		}
 	case utHolepunch.Error:
 		e.emit(Event{Kind: EventHolepunchError, InfoHash: ih, Peer: target.String(), Via: from,
 			Message: fmt.Sprintf("relay %s cannot introduce us to %s: %v", from, target, msg.ErrCode)})
