@@ -59,6 +59,9 @@ type NodeSpec struct {
 	LANOnly bool
 	// Delay postpones the node's start after its stage begins.
 	Delay time.Duration
+	// NoPEX turns peer exchange off for this node, so it learns peers only
+	// from the directory (or a holepunch Connect).
+	NoPEX bool
 }
 
 // Options configures a swarm.
@@ -77,6 +80,10 @@ type Options struct {
 	Log io.Writer
 	// ClientLog receives the BitTorrent clients' warnings; nil discards them.
 	ClientLog io.Writer
+	// OnProgress, if set, receives the same progress messages as Log,
+	// without timestamps (the TUI shows them as events while the world is
+	// being built).
+	OnProgress func(msg string)
 	// Tick is the engines' snapshot interval (default 1 s).
 	Tick time.Duration
 	// AnnounceEvery is the directory announce interval (default 30 s).
@@ -103,7 +110,10 @@ func Default(youNAT nat.Type, withUPnP bool, homePeers int) []NodeSpec {
 	kinds := []nat.Type{nat.TypeFullCone, nat.TypeRestrictedCone, nat.TypePortRestrictedCone, nat.TypeSymmetric}
 	for i := range homePeers {
 		k := kinds[i%len(kinds)]
-		nodes = append(nodes, NodeSpec{Name: fmt.Sprintf("home-%d", i+1), NAT: k, Seeder: true, Stage: 1})
+		// Without PEX a home peer cannot learn your address from its
+		// other peers while you are still dialing it, and dial you
+		// through your UPnP mapping first: you meet it by holepunch.
+		nodes = append(nodes, NodeSpec{Name: fmt.Sprintf("home-%d", i+1), NAT: k, Seeder: true, NoPEX: true, Stage: 1})
 	}
 	nodes = append(nodes, NodeSpec{Name: "you", NAT: youNAT, UPnP: withUPnP, Stage: 2})
 	if youNAT != nat.TypeOpen && youNAT != nat.TypeSymmetricFirewall {
@@ -172,12 +182,16 @@ type Swarm struct {
 }
 
 func (s *Swarm) logf(format string, args ...any) {
+	msg := fmt.Sprintf(format, args...)
+	if s.opts.OnProgress != nil {
+		s.opts.OnProgress(msg)
+	}
 	if s.opts.Log == nil {
 		return
 	}
 	s.logMu.Lock()
 	defer s.logMu.Unlock()
-	fmt.Fprintf(s.opts.Log, "%s demo: %s\n", time.Now().Format("15:04:05.000"), fmt.Sprintf(format, args...))
+	fmt.Fprintf(s.opts.Log, "%s demo: %s\n", time.Now().Format("15:04:05.000"), msg)
 }
 
 // Node returns the node with the given name, or nil.
@@ -507,6 +521,7 @@ func (s *Swarm) startNode(n *Node) error {
 		PacketConn: pc,
 		NoDHT:      true,
 		NoTrackers: true,
+		NoPEX:      n.Spec.NoPEX,
 		// engine.DefaultMaxRequestDataPerConn already avoids anacrolix's
 		// request-budget deadlock, the cause of the stalls seen over uTP.
 		Tick:         s.opts.Tick,
