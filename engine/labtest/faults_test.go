@@ -21,7 +21,7 @@ func waitStarted(r *run, ih string) {
 	r.t.Helper()
 	r.waitTick(2*time.Minute, "download under way", func(tk tick) bool {
 		ti, ok := tk.torrent(ih)
-		return ok && ti.Completed > 0
+		return ok && ti.Progress > 0
 	})
 }
 

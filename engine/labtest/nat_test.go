@@ -187,7 +187,12 @@ func TestNatCommandUPnP(t *testing.T) {
 	// it running until the mapping is made, then the signal must still
 	// remove it.
 	silent := l.PublicHost("silent", 1)
-	if err := silent.NFT(`table inet drop { chain in { type filter hook input priority 0; policy accept; udp dport 3478 drop; } }`); err != nil {
+	if err := silent.NFT(`table inet silent {
+  chain incoming {
+    type filter hook input priority 0; policy accept;
+    udp dport 3478 drop
+  }
+}`); err != nil {
 		t.Fatal(err)
 	}
 	const termed = 7302

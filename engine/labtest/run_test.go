@@ -27,7 +27,9 @@ type run struct {
 func startHeadless(t *testing.T, h *nslab.Host, dir string, port int, source string, extra ...string) *run {
 	t.Helper()
 	needFeature(t, "headless", "headless JSON mode (--headless --json)")
-	args := []string{"--headless", "--json", "--dir", dir, "--port", strconv.Itoa(port)}
+	// No DHT: the lab's tracker is the only way to find peers, and the
+	// DHT's bootstrap nodes are outside the lab.
+	args := []string{"--headless", "--json", "--no-dht", "--dir", dir, "--port", strconv.Itoa(port)}
 	args = append(args, extra...)
 	args = append(args, source)
 	p := h.StartWith(nslab.StartOptions{SeparateStdout: true}, binary, args...)
@@ -235,7 +237,7 @@ func (o output) timeline() string {
 		tk := o.Ticks[i]
 		var done int64
 		for _, ti := range tk.Torrents {
-			done += ti.Completed
+			done += int64(ti.Progress * float64(ti.Size))
 		}
 		fmt.Fprintf(&b, "%.0fs:%dKiB ", tk.Time.Sub(t0).Seconds(), done>>10)
 	}
