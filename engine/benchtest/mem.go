@@ -9,6 +9,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"runtime/pprof"
 	"strconv"
 	"strings"
 	"syscall"
@@ -35,6 +36,9 @@ type MemOptions struct {
 	Settle time.Duration
 	// Pieces of the torrent (64 KiB each); default 1024.
 	Pieces int
+	// HeapProfile, when set, receives a pprof heap profile taken with
+	// every peer connected: it tells the engine's share from anacrolix's.
+	HeapProfile string
 }
 
 // MemResult is what one engine cost with Peers connected.
@@ -136,6 +140,16 @@ func MeasureEngine(ctx context.Context, opts MemOptions) (MemResult, error) {
 		res.Connected = l.Torrents[0].Peers.Total()
 	}
 	res.RSS = rss()
+	if opts.HeapProfile != "" {
+		f, err := os.Create(opts.HeapProfile)
+		if err != nil {
+			return res, err
+		}
+		defer f.Close()
+		if err := pprof.WriteHeapProfile(f); err != nil {
+			return res, fmt.Errorf("heap profile: %w", err)
+		}
+	}
 	return res, nil
 }
 

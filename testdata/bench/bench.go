@@ -164,9 +164,8 @@ func (b *bench) downloadAnywhere(ctx context.Context) error {
 		if c == "anacrolix" {
 			bin, err := b.anacrolixCLI(ctx)
 			if err != nil {
-				if b.opts.strict {
-					return fmt.Errorf("anacrolix: %w", err)
-				}
+				// Even in CI: it comes from the module proxy, not from
+				// the machine's packages, and is only a reference.
 				b.logf("skipping anacrolix: %v", err)
 				skipped = append(skipped, "anacrolix: "+err.Error())
 				continue

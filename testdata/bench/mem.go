@@ -7,6 +7,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strconv"
+	"strings"
 
 	"github.com/swarmscope/swarmscope/engine/benchtest"
 )
@@ -23,14 +24,37 @@ func (b *bench) mem(ctx context.Context) error {
 		return exec.CommandContext(ctx, b.self, "mempeers", target, ih, strconv.Itoa(pieces), strconv.Itoa(n))
 	})
 	b.logf("memory: connecting %d peers to one engine", b.opts.memPeers)
-	r, err := benchtest.MeasureEngine(ctx, benchtest.MemOptions{Dir: dir, Peers: b.opts.memPeers, Spawn: spawn})
+	prof := filepath.Join(b.work, "mem-heap.pprof")
+	r, err := benchtest.MeasureEngine(ctx, benchtest.MemOptions{Dir: dir, Peers: b.opts.memPeers, Spawn: spawn, HeapProfile: prof})
 	if err != nil {
 		return err
 	}
 	b.logf("  %s", r)
 	fmt.Fprintf(&b.report, "\n## Engine memory with %d peers\n\nOne engine downloading a 1024-piece torrent on 127.0.0.1; %d handshaking peers (separate process, each from its own 127.1.x.y address, claiming every piece, never unchoking) connected: %s.\n",
 		b.opts.memPeers, b.opts.memPeers, r)
+	top, err := pprofTop(ctx, b.self, prof)
+	if err != nil {
+		b.logf("  heap profile: %v", err)
+		return nil
+	}
+	fmt.Fprintf(&b.report, "\nWhere the heap goes (go tool pprof -top -sample_index=inuse_space, first lines):\n\n```\n%s```\n", top)
 	return nil
+}
+
+func pprofTop(ctx context.Context, binary, prof string) (string, error) {
+	out, err := exec.CommandContext(ctx, "go", "tool", "pprof", "-top", "-sample_index=inuse_space", binary, prof).Output()
+	if err != nil {
+		return "", err
+	}
+	lines := strings.Split(string(out), "\n")
+	var keep []string
+	for i, l := range lines {
+		if strings.Contains(l, "flat%") {
+			keep = append(keep, lines[i:min(len(lines), i+16)]...)
+			break
+		}
+	}
+	return strings.Join(keep, "\n") + "\n", nil
 }
 
 // runMemPeers is the child: `bench mempeers TARGET INFOHASH PIECES N`.
