@@ -3,6 +3,7 @@ package cli
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -153,28 +154,16 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 			opts.ClientLog = stderr
 		}
 	}
+	if interactive {
+		return runDemoTUI(ctx, opts, fmt.Sprintf("swarmscope demo — you behind %s, UPnP %s, seed %d (simulated internet)",
+			youNAT, onOff(withUPnP), *seed), stderr)
+	}
 	s, err := demo.Start(ctx, opts)
 	if err != nil {
 		fmt.Fprintf(stderr, "swarmscope demo: %v\n", oneLine(err.Error()))
 		return ExitFailure
 	}
 	defer s.Close()
-
-	if interactive {
-		err := tui.Run(ctx, tui.Options{
-			Title: fmt.Sprintf("swarmscope demo — you behind %s, UPnP %s, seed %d (simulated internet)",
-				youNAT, onOff(withUPnP), *seed),
-			Backend:   s.You.Engine,
-			Snapshots: s.You.Engine.Snapshots(),
-			Events:    s.You.Engine.Events(),
-			NAT:       s.CheckNAT,
-		})
-		if err != nil {
-			fmt.Fprintf(stderr, "swarmscope demo: %v\n", oneLine(err.Error()))
-			return ExitFailure
-		}
-		return ExitOK
-	}
 
 	// The same diagnosis the NAT pane shows, as an event in the stream.
 	go func() {
@@ -238,4 +227,145 @@ func runMatrix(ctx context.Context, seed uint64, asJSON bool, stdout, stderr io.
 		return ExitFailure
 	}
 	return ExitOK
+}
+
+// demoEventKind marks the demo's own progress lines in the events pane.
+const demoEventKind engine.EventKind = "demo"
+
+// runDemoTUI opens the TUI at once and builds the simulated internet behind
+// it: the world's progress appears as events, and "you"'s snapshots and
+// events flow in as soon as "you" is up.
+func runDemoTUI(ctx context.Context, opts demo.Options, title string, stderr io.Writer) int {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	snaps := make(chan engine.Snapshot, 1)
+	events := make(chan engine.Event, 1024)
+	emit := func(ev engine.Event) {
+		select {
+		case events <- ev:
+		default: // the view is behind; an event line is not worth blocking the swarm
+		}
+	}
+	opts.OnProgress = func(msg string) { emit(engine.Event{Time: time.Now(), Kind: demoEventKind, Message: msg}) }
+	back := &demoBackend{ready: make(chan struct{})}
+	started := make(chan struct{})
+	go func() {
+		defer close(started)
+		emit(engine.Event{Time: time.Now(), Kind: demoEventKind, Message: "building the simulated internet: STUN server, directory, seeders, home routers"})
+		s, err := demo.Start(ctx, opts)
+		if err != nil {
+			if ctx.Err() == nil {
+				emit(engine.Event{Time: time.Now(), Kind: engine.EventError, Message: "demo: " + oneLine(err.Error())})
+			}
+			return
+		}
+		back.s = s
+		close(back.ready)
+		forward(ctx, s.You.Engine, snaps, emit)
+	}()
+	err := tui.Run(ctx, tui.Options{
+		Title:     title,
+		Backend:   back,
+		Snapshots: snaps,
+		Events:    events,
+		NAT: func(ctx context.Context) (nat.Report, error) {
+			select {
+			case <-back.ready:
+				return back.s.CheckNAT(ctx)
+			case <-ctx.Done():
+				return nat.Report{}, ctx.Err()
+			}
+		},
+	})
+	cancel()
+	<-started
+	if back.s != nil {
+		back.s.Close()
+	}
+	if err != nil {
+		fmt.Fprintf(stderr, "swarmscope demo: %v\n", oneLine(err.Error()))
+		return ExitFailure
+	}
+	return ExitOK
+}
+
+// forward copies an engine's snapshots (newest wins) and events to the
+// TUI's channels until ctx ends.
+func forward(ctx context.Context, e *engine.Engine, snaps chan engine.Snapshot, emit func(engine.Event)) {
+	evs := e.Events()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case s := <-e.Snapshots():
+			select {
+			case <-snaps:
+			default:
+			}
+			snaps <- s
+		case ev, ok := <-evs:
+			if !ok {
+				evs = nil
+				continue
+			}
+			emit(ev)
+		}
+	}
+}
+
+// demoBackend hands the TUI's actions to "you"'s engine once it exists.
+type demoBackend struct {
+	ready chan struct{}
+	s     *demo.Swarm
+}
+
+var errDemoStarting = errors.New("the simulated internet is still starting")
+
+func (b *demoBackend) engine() (*engine.Engine, error) {
+	select {
+	case <-b.ready:
+		return b.s.You.Engine, nil
+	default:
+		return nil, errDemoStarting
+	}
+}
+
+func (b *demoBackend) AddSource(ctx context.Context, source string) (string, error) {
+	e, err := b.engine()
+	if err != nil {
+		return "", err
+	}
+	return e.AddSource(ctx, source)
+}
+
+func (b *demoBackend) Pause(ih string) error {
+	e, err := b.engine()
+	if err != nil {
+		return err
+	}
+	return e.Pause(ih)
+}
+
+func (b *demoBackend) Resume(ih string) error {
+	e, err := b.engine()
+	if err != nil {
+		return err
+	}
+	return e.Resume(ih)
+}
+
+func (b *demoBackend) Remove(ih string, deleteData bool) error {
+	e, err := b.engine()
+	if err != nil {
+		return err
+	}
+	return e.Remove(ih, deleteData)
+}
+
+func (b *demoBackend) SetFilePriority(ih string, file int, p engine.Priority) error {
+	e, err := b.engine()
+	if err != nil {
+		return err
+	}
+	return e.SetFilePriority(ih, file, p)
 }
