@@ -13,8 +13,9 @@ import (
 // whose upload is capped, so the download is still running when the fault
 // comes; each must still end with verified data.
 
-// slowSeederKBps caps the foreign seeder: a 4 MiB torrent takes ~16 s.
-const slowSeederKBps = 256
+// slowSeederKBps caps the foreign seeder: a CI-sized 4 MiB torrent takes
+// ~16 s; -long scales the rate with the size.
+func slowSeederKBps() int { return int(size(256)) }
 
 // waitStarted waits until swarmscope has some but not all of the torrent.
 func waitStarted(r *run, ih string) {
@@ -32,7 +33,7 @@ func TestFaultTrackerKilled(t *testing.T) {
 	s := newSwarm(t, size(4<<20), false)
 	seedHost := s.lab.PublicHost("seeder", 1)
 	home := s.lab.Home("home", nslab.NATPortRestricted)
-	s.transmissionSeeder(seedHost, slowSeederKBps)
+	s.transmissionSeeder(seedHost, slowSeederKBps())
 
 	dir := s.emptyDir("swarmscope")
 	r := startHeadless(t, home.Host, dir, 6881, s.tt.Path)
@@ -53,7 +54,7 @@ func TestFaultSeederRestarted(t *testing.T) {
 	s := newSwarm(t, size(4<<20), false)
 	seedHost := s.lab.PublicHost("seeder", 1)
 	pub := s.lab.PublicHost("swarmscope", 1)
-	seeder := s.transmissionSeeder(seedHost, slowSeederKBps)
+	seeder := s.transmissionSeeder(seedHost, slowSeederKBps())
 
 	dir := s.emptyDir("swarmscope")
 	r := startHeadless(t, pub, dir, 6881, s.tt.Path)
@@ -94,7 +95,7 @@ func TestFaultUPnPDaemonKilled(t *testing.T) {
 	seedHost := s.lab.PublicHost("seeder", 1)
 	home := s.lab.Home("home", nslab.NATPortRestricted)
 	upnpd := home.StartMiniUPnPd()
-	s.transmissionSeeder(seedHost, slowSeederKBps)
+	s.transmissionSeeder(seedHost, slowSeederKBps())
 
 	dir := s.emptyDir("swarmscope")
 	const port = 6883
