@@ -132,6 +132,15 @@ func (b *bench) swarmIPs() []string {
 	return ips
 }
 
+// seederIP is seeder i's address: its own in the private namespace, the
+// client's on the host's loopback (there no contender needs them apart).
+func (b *bench) seederIP(i int) string {
+	if !b.opts.inNetns {
+		return b.ip
+	}
+	return b.swarmIPs()[1+i]
+}
+
 func setupNetns(ctx context.Context, ips []string) error {
 	cmds := [][]string{{"link", "set", "lo", "up"}}
 	for _, ip := range ips {

@@ -251,13 +251,17 @@ func (b *bench) startTracker(ctx context.Context, port int, infoHash string) (*d
 	if err := os.WriteFile(filepath.Join(dir, "whitelist.txt"), []byte(infoHash+"\n"), 0o644); err != nil {
 		return nil, err
 	}
-	// It listens on every swarm address: each seeder announces to its own
-	// (seederTorrent), so the tracker sees it come from there.
+	// In the private namespace it listens on every address there: each
+	// seeder announces to its own (seederTorrent), so the tracker sees it
+	// come from there. (One listen line per address would do too, but
+	// Debian's opentracker stops answering with more than four.)
 	addr := net.JoinHostPort(b.ip, strconv.Itoa(port))
-	var conf strings.Builder
-	for _, ip := range b.swarmIPs() {
-		fmt.Fprintf(&conf, "listen.tcp_udp %s\n", net.JoinHostPort(ip, strconv.Itoa(port)))
+	listen := addr
+	if b.opts.inNetns {
+		listen = net.JoinHostPort("0.0.0.0", strconv.Itoa(port))
 	}
+	var conf strings.Builder
+	fmt.Fprintf(&conf, "listen.tcp_udp %s\n", listen)
 	fmt.Fprintf(&conf, "access.whitelist whitelist.txt\ntracker.rootdir %s\n", dir)
 	if os.Geteuid() == 0 {
 		conf.WriteString("tracker.user nobody\n")
@@ -314,7 +318,7 @@ func (b *bench) startSeeders(ctx context.Context, c *content) ([]*daemon, error)
 				return nil, fmt.Errorf("linking seed data: %w", err)
 			}
 		}
-		ip := b.swarmIPs()[1+i]
+		ip := b.seederIP(i)
 		port, err := freePort(ip)
 		if err != nil {
 			stopAll()
@@ -353,6 +357,9 @@ func (b *bench) startSeeders(ctx context.Context, c *content) ([]*daemon, error)
 // tracker hands out the seeder's real address. The addresses have equal
 // lengths, so replacing the bytes keeps the bencoding valid.
 func (b *bench) seederTorrent(c *content, ip, dir string) (string, error) {
+	if ip == b.ip {
+		return c.torrent, nil
+	}
 	raw, err := os.ReadFile(c.torrent)
 	if err != nil {
 		return "", err
