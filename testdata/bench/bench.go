@@ -34,8 +34,9 @@ type bench struct {
 	work string
 	self string // this program, for `bench wrap` and `bench mempeers`
 
-	report strings.Builder
-	failed []string // sections or contenders that failed
+	report   strings.Builder
+	profiles []string // CPU profiles of the profile contender
+	failed   []string // sections or contenders that failed
 }
 
 func (b *bench) logf(format string, args ...any) {

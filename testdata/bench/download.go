@@ -38,6 +38,8 @@ type contender struct {
 	// watcher detects completion and the client is stopped.
 	exits bool
 	tmux  bool
+	// inproc runs the client in this process (the profile contender).
+	inproc func(ctx context.Context, dir string) error
 }
 
 func (b *bench) download(ctx context.Context) error {
@@ -123,6 +125,7 @@ func (b *bench) download(ctx context.Context) error {
 		}
 	}
 	b.downloadReport(c, contenders, results, refs, skipped)
+	b.profileReport(ctx)
 	for _, r := range results {
 		if r.err != nil {
 			return fmt.Errorf("%s failed in round %d: %w", r.name, r.round+1, r.err)
@@ -198,17 +201,23 @@ func (b *bench) runContender(ctx context.Context, ct *contender, c *content, rou
 		// Write-back of this run's data must not slow the next contender.
 		syscall.Sync()
 	}()
-	argv, err := ct.argv(dir)
-	if err != nil {
-		r.err = err
-		return r
+	var argv []string
+	if ct.argv != nil {
+		var err error
+		if argv, err = ct.argv(dir); err != nil {
+			r.err = err
+			return r
+		}
 	}
 	logPath := filepath.Join(b.work, "logs", fmt.Sprintf("%s-r%d.log", ct.name, round+1))
 	ctx, cancel := context.WithTimeout(ctx, b.opts.timeout)
 	defer cancel()
-	if ct.tmux {
+	switch {
+	case ct.inproc != nil:
+		r.wall, r.use, r.err = b.runInProcess(ctx, ct, dir, round)
+	case ct.tmux:
 		r.wall, r.use, r.err = b.runInTmux(ctx, argv, dir, c, logPath)
-	} else {
+	default:
 		r.wall, r.use, r.err = b.runDirect(ctx, ct, argv, dir, c, logPath)
 	}
 	if r.err != nil {
@@ -370,6 +379,10 @@ func (b *bench) contender(ctx context.Context, name string, c *content) (*conten
 		// --stun "": the NAT pane must not query public servers.
 		return &contender{name: name, label: "swarmscope TUI (tmux 160x48)", tmux: true, argv: func(dir string) ([]string, error) {
 			return []string{ss, "--no-upnp", "--no-dht", "--stun", "", "--port", "0", "--bind", b.ip, "--dir", dir, c.torrent}, nil
+		}}, nil
+	case "profile":
+		return &contender{name: name, label: "engine in-process, CPU-profiled", inproc: func(ctx context.Context, dir string) error {
+			return b.engineDownload(ctx, dir, c)
 		}}, nil
 	case "anacrolix":
 		bin, err := b.anacrolixCLI(ctx)

@@ -33,6 +33,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"slices"
 	"strings"
 	"syscall"
 	"time"
@@ -64,7 +65,11 @@ type options struct {
 	skipped string
 }
 
-var allContenders = []string{"headless", "tui", "anacrolix", "aria2c", "transmission"}
+var (
+	defaultContenders = []string{"headless", "tui", "anacrolix", "aria2c", "transmission"}
+	// profile: the engine in this process under pprof, as headless runs it.
+	allContenders = append(slices.Clone(defaultContenders), "profile")
+)
 
 func main() {
 	if len(os.Args) > 1 {
@@ -107,7 +112,7 @@ func parseOptions(args []string, stderr io.Writer) (options, error) {
 	fs.IntVar(&o.files, "files", 8, "number of files in the torrent")
 	fs.IntVar(&o.seeders, "seeders", 4, "swarmscope seeders on loopback")
 	fs.IntVar(&o.rounds, "rounds", 3, "rounds; the contenders' order alternates between rounds")
-	contenders := fs.String("contenders", strings.Join(allContenders, ","), "contenders to run, `list` of "+strings.Join(allContenders, ","))
+	contenders := fs.String("contenders", strings.Join(defaultContenders, ","), "contenders to run, `list` of "+strings.Join(allContenders, ",")+" (profile: the engine in-process under pprof)")
 	sections := fs.String("sections", "download,nat,view,mem", "what to measure, `list` of download,nat,view,mem")
 	fs.StringVar(&o.work, "work", "", "work `directory` (default: a new temporary directory, removed afterwards); content made there is reused when the spec matches")
 	fs.BoolVar(&o.keep, "keep", false, "keep the work directory")
