@@ -10,21 +10,27 @@ import (
 	"github.com/swarmscope/swarmscope/nat/nslab"
 )
 
-// holepunchLab is a public swarmscope relay seeding slowly and two
-// swarmscope leechers behind NATs of the given kinds. The relay's rate cap
-// keeps both leechers incomplete long enough for the second one's direct
-// dial to the first to fail and for the BEP 55 rendezvous to follow.
+// holepunchLab is a public relay seeding slowly (swarmscope, or
+// qBittorrent: libtorrent relays ut_holepunch too) and two swarmscope
+// leechers behind NATs of the given kinds. The relay's rate cap keeps both
+// leechers incomplete long enough for the second one's direct dial to the
+// first to fail and for the BEP 55 rendezvous to follow.
 type holepunchLab struct {
-	s             *swarm
-	relayHost     *nslab.Host
-	a, b          *nslab.Home
-	relay, ra, rb *run
+	s         *swarm
+	relayHost *nslab.Host
+	a, b      *nslab.Home
+	relay     *run // nil when qBittorrent relays
+	qbt       *nslab.QBittorrent
+	ra, rb    *run
 }
 
-func newHolepunchLab(t *testing.T, kindB nslab.NATKind) *holepunchLab {
+func newHolepunchLab(t *testing.T, kindB nslab.NATKind, qbtRelay bool) *holepunchLab {
 	t.Helper()
 	needFeature(t, "headless", "headless JSON mode (--headless --json)")
 	needFeature(t, "seed", "seeding after completion (--seed)")
+	if qbtRelay {
+		nslab.Require(t, "qbittorrent-nox")
+	}
 	s := newSwarm(t, size(6<<20), false)
 	h := &holepunchLab{s: s, relayHost: s.lab.PublicHost("relay", 1)}
 	h.a = s.lab.Home("a", nslab.NATPortRestricted)
@@ -32,7 +38,14 @@ func newHolepunchLab(t *testing.T, kindB nslab.NATKind) *holepunchLab {
 	if err := h.relayHost.RateLimit("eth0", fmt.Sprintf("%dkbit", size(1024))); err != nil {
 		t.Fatal(err)
 	}
-	h.relay = startHeadless(t, h.relayHost, s.seedDir("relay"), 6881, s.tt.Path, "--seed")
+	if qbtRelay {
+		h.qbt = h.relayHost.StartQBittorrent(s.tt, s.tt.DataDir, 6881)
+		if err := h.qbt.WaitDone(90 * time.Second); err != nil {
+			t.Fatalf("qBittorrent relay did not check its data: %v", err)
+		}
+	} else {
+		h.relay = startHeadless(t, h.relayHost, s.seedDir("relay"), 6881, s.tt.Path, "--seed")
+	}
 	s.waitPeers(1)
 	// Both leechers stay up after completing, so each remains a holepunch
 	// target for the other.
@@ -50,7 +63,11 @@ func newHolepunchLab(t *testing.T, kindB nslab.NATKind) *holepunchLab {
 }
 
 func (h *holepunchLab) describe() string {
-	return "relay:\n" + h.relay.describe() + "\na:\n" + h.ra.describe() + "\nb:\n" + h.rb.describe()
+	relay := "qBittorrent"
+	if h.relay != nil {
+		relay = h.relay.describe()
+	}
+	return "relay:\n" + relay + "\na:\n" + h.ra.describe() + "\nb:\n" + h.rb.describe()
 }
 
 // holepunchedTo finds a holepunched connection event to the given IP.
@@ -82,7 +99,47 @@ func eventsAbout(r *run, k engine.EventKind, ip string) []engine.Event {
 // NAT can let the first punch packet in before its relay's Connect has
 // been read, and then that side saw an ordinary inbound connection.
 func TestHolepunchThroughPortRestrictedNATs(t *testing.T) {
-	h := newHolepunchLab(t, nslab.NATPortRestricted)
+	checkHolepunch(t, newHolepunchLab(t, nslab.NATPortRestricted, false))
+}
+
+// With qBittorrent (libtorrent) as the public seeder and relay, the two
+// NATed swarmscopes still find each other and connect through both NATs.
+// libtorrent sends PEX soon after connecting, so both usually dial each
+// other at once and the simultaneous uTP open crosses both NATs before any
+// rendezvous is needed (labelled outbound on one side, inbound on the
+// other); when it does not, the BEP 55 rendezvous through libtorrent does
+// it (holepunched). Either way the connection must form and carry data to
+// completion.
+func TestNATedPeersMeetViaQBittorrent(t *testing.T) {
+	h := newHolepunchLab(t, nslab.NATPortRestricted, true)
+	aIP, bIP := h.a.Router.IP().String(), h.b.Router.IP().String()
+	var how []string
+	err := nslab.WaitFor(3*time.Minute, func() (bool, error) {
+		how = how[:0]
+		for _, ev := range h.ra.parse().connected(bIP) {
+			how = append(how, "a: "+ev.Message)
+		}
+		for _, ev := range h.rb.parse().connected(aIP) {
+			how = append(how, "b: "+ev.Message)
+		}
+		return len(how) > 0, nil
+	})
+	if err != nil {
+		t.Fatalf("the two NATed peers never connected: %v", err)
+	}
+	t.Logf("a and b connected: %s", strings.Join(how, "; "))
+	for _, r := range []*run{h.ra, h.rb} {
+		r.waitTick(3*time.Minute, "completion", func(tk tick) bool {
+			ti, ok := tk.torrent(h.s.tt.InfoHash)
+			return ok && ti.Progress >= 1
+		})
+	}
+	h.s.verifyIn(h.ra.Dir)
+	h.s.verifyIn(h.rb.Dir)
+}
+
+func checkHolepunch(t *testing.T, h *holepunchLab) {
+	t.Helper()
 	aIP, bIP := h.a.Router.IP().String(), h.b.Router.IP().String()
 	var side *run
 	var punched engine.Event
@@ -113,7 +170,7 @@ func TestHolepunchThroughPortRestrictedNATs(t *testing.T) {
 	}
 
 	// The relay introduced them, and both got a Connect naming the other.
-	if len(eventsAbout(h.relay, engine.EventHolepunchRelayed, aIP))+len(eventsAbout(h.relay, engine.EventHolepunchRelayed, bIP)) == 0 {
+	if h.relay != nil && len(eventsAbout(h.relay, engine.EventHolepunchRelayed, aIP))+len(eventsAbout(h.relay, engine.EventHolepunchRelayed, bIP)) == 0 {
 		t.Errorf("relay logged no holepunch-relayed event naming a or b")
 	}
 	if err := nslab.WaitFor(time.Minute, func() (bool, error) {
@@ -153,7 +210,7 @@ func TestHolepunchThroughPortRestrictedNATs(t *testing.T) {
 // the rendezvous happens but no connection forms, and the failure event
 // says why.
 func TestHolepunchFailsAgainstSymmetricNAT(t *testing.T) {
-	h := newHolepunchLab(t, nslab.NATSymmetric)
+	h := newHolepunchLab(t, nslab.NATSymmetric, false)
 	aIP, bIP := h.a.Router.IP().String(), h.b.Router.IP().String()
 	var failed engine.Event
 	err := nslab.WaitFor(4*time.Minute, func() (bool, error) {

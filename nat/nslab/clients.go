@@ -223,3 +223,95 @@ func (tr *Transmission) SetUploadLimit(kBps int) error {
 	}
 	return nil
 }
+
+// QBittorrent is a running qbittorrent-nox (libtorrent), whose Web API
+// listens on the namespace's own loopback.
+type QBittorrent struct {
+	*Proc
+	Host     *Host
+	PeerPort int
+	api      string
+}
+
+// StartQBittorrent runs qbittorrent-nox on the host with the torrent added
+// and saved to dir (data already there is checked and seeded). DHT, local
+// peer discovery and UPnP are off; PEX is on (libtorrent then announces the
+// peers it holds, which ut_holepunch rendezvous need).
+func (h *Host) StartQBittorrent(tt *Torrent, dir string, peerPort int) *QBittorrent {
+	t := h.lab.t
+	t.Helper()
+	bin, err := LookPath("qbittorrent-nox")
+	if err != nil {
+		unavailable(t, "%v", err)
+	}
+	profile := filepath.Join(h.lab.dir, "qbittorrent-"+h.Name)
+	confDir := filepath.Join(profile, "qBittorrent", "config")
+	if err := os.MkdirAll(confDir, 0o755); err != nil {
+		t.Fatalf("nslab: %v", err)
+	}
+	conf := strings.Join([]string{
+		"[LegalNotice]",
+		"Accepted=true",
+		"",
+		"[BitTorrent]",
+		"Session\\DHTEnabled=false",
+		"Session\\LSDEnabled=false",
+		"Session\\PeXEnabled=true",
+		"Session\\Port=" + strconv.Itoa(peerPort),
+		"Session\\DefaultSavePath=" + dir,
+		"Session\\GlobalMaxRatio=-1",
+		"Session\\QueueingSystemEnabled=false",
+		"",
+		"[Preferences]",
+		"Connection\\UPnP=false",
+		"WebUI\\Address=127.0.0.1",
+		"WebUI\\Port=8080",
+		"WebUI\\LocalHostAuth=false",
+		"WebUI\\CSRFProtection=false",
+		"WebUI\\HostHeaderValidation=false",
+		"",
+	}, "\n")
+	if err := os.WriteFile(filepath.Join(confDir, "qBittorrent.conf"), []byte(conf), 0o644); err != nil {
+		t.Fatalf("nslab: %v", err)
+	}
+	q := &QBittorrent{Host: h, PeerPort: peerPort, api: "http://127.0.0.1:8080"}
+	q.Proc = h.StartWith(StartOptions{Env: []string{"HOME=" + profile}}, bin,
+		"--profile="+profile, "--webui-port=8080", "--torrenting-port="+strconv.Itoa(peerPort),
+		"--save-path="+dir, "--skip-dialog=true", tt.Path)
+	if err := h.WaitTCP("127.0.0.1:8080", 30*time.Second); err != nil {
+		t.Fatalf("nslab: qbittorrent-nox did not come up: %v\n%s", err, q.Output())
+	}
+	return q
+}
+
+// Torrents is the Web API's torrent list (JSON).
+func (q *QBittorrent) Torrents() ([]map[string]any, error) {
+	body, err := q.Host.HTTPGet(q.api + "/api/v2/torrents/info")
+	if err != nil {
+		return nil, err
+	}
+	var list []map[string]any
+	if err := json.Unmarshal(body, &list); err != nil {
+		return nil, fmt.Errorf("qbittorrent torrents/info: %w: %.200s", err, body)
+	}
+	return list, nil
+}
+
+// WaitDone waits until the first torrent is complete (checked, for a seeder).
+func (q *QBittorrent) WaitDone(timeout time.Duration) error {
+	return WaitFor(timeout, func() (bool, error) {
+		if q.Exited() {
+			return false, Stop(fmt.Errorf("qbittorrent-nox exited: %v", q.Err()))
+		}
+		list, err := q.Torrents()
+		if err != nil {
+			return false, err
+		}
+		if len(list) == 0 {
+			return false, fmt.Errorf("no torrent yet")
+		}
+		p, _ := list[0]["progress"].(float64)
+		st, _ := list[0]["state"].(string)
+		return p >= 1 && !strings.HasPrefix(st, "checking"), fmt.Errorf("progress %.3f state %s", p, st)
+	})
+}
