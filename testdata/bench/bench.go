@@ -64,14 +64,17 @@ func (b *bench) run(ctx context.Context) error {
 			return err
 		}
 	}
-	b.net = "127.0.0."
+	// On the host's loopback everything is 127.0.0.1: an unbound socket
+	// talking to any 127.x address comes from 127.0.0.1, so the tracker
+	// would see every announce come from there.
+	b.ip = "127.0.0.1"
 	if b.opts.inNetns {
 		b.net = netnsPrefix
+		b.ip = b.net + "10"
 		if err := setupNetns(ctx, b.swarmIPs()); err != nil {
 			return err
 		}
 	}
-	b.ip = b.net + "10"
 	if b.opts.inNetns {
 		if err := b.download(ctx); err != nil {
 			fmt.Fprint(b.out, b.report.String())
@@ -161,8 +164,8 @@ func setupNetns(ctx context.Context, ips []string) error {
 // Otherwise it runs here on 127.0.0.1, without transmission-cli.
 func (b *bench) downloadAnywhere(ctx context.Context) error {
 	_, ipErr := exec.LookPath("ip")
-	if os.Geteuid() != 0 || ipErr != nil {
-		b.logf("not root or no iproute2: downloading on 127.0.0.1, where transmission-cli finds no peers")
+	if os.Geteuid() != 0 || ipErr != nil || b.opts.noNetns {
+		b.logf("downloading on the host's loopback (not root, no iproute2 or -no-netns): transmission-cli finds no peers there")
 		return b.download(ctx)
 	}
 	var contenders, skipped []string

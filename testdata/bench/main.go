@@ -63,6 +63,7 @@ type options struct {
 	// namespace its parent made; skipped carries the parent's notes.
 	inNetns bool
 	skipped string
+	noNetns bool
 }
 
 var (
@@ -123,6 +124,7 @@ func parseOptions(args []string, stderr io.Writer) (options, error) {
 	fs.IntVar(&o.memPeers, "mem-peers", 1000, "peers connected to the engine for the memory measurement")
 	fs.StringVar(&o.benchtime, "benchtime", "1s", "go test -benchtime for the View benchmark")
 	fs.BoolVar(&o.inNetns, "in-netns", false, "internal: run inside a new network namespace")
+	fs.BoolVar(&o.noNetns, "no-netns", false, "download on the host's loopback even as root (transmission-cli is then skipped)")
 	fs.StringVar(&o.skipped, "skipped", "", "internal: contenders the parent skipped, with reasons")
 	fs.BoolVar(&o.smoke, "smoke", false, "tiny run for CI: 4 MiB, 3 files, 2 seeders, 1 round, 2 nat runs, 50 peers, -benchtime 3x")
 	fs.Usage = func() {
