@@ -93,6 +93,10 @@ func (b *bench) download(ctx context.Context) error {
 
 	var results []result
 	var refs []time.Duration
+	// An interrupt or a dead seeder ends the rounds, but what was measured
+	// is still reported.
+	var stopErr error
+rounds:
 	for round := range b.opts.rounds {
 		order := roundOrder(contenders, round)
 		names := make([]string, len(order))
@@ -102,16 +106,18 @@ func (b *bench) download(ctx context.Context) error {
 		b.logf("round %d/%d: %s", round+1, b.opts.rounds, strings.Join(names, ", "))
 		ref, err := b.reference(c)
 		if err != nil {
-			return fmt.Errorf("reference copy: %w", err)
+			stopErr = fmt.Errorf("reference copy: %w", err)
+			break
 		}
 		refs = append(refs, ref)
 		for _, ct := range order {
-			if err := ctx.Err(); err != nil {
-				return err
+			if stopErr = ctx.Err(); stopErr != nil {
+				break rounds
 			}
 			for _, s := range seeders {
 				if s.exited() {
-					return fmt.Errorf("%s exited (log %s): %v", s.name, s.log, tail(s.log))
+					stopErr = fmt.Errorf("%s exited (log %s): %v", s.name, s.log, tail(s.log))
+					break rounds
 				}
 			}
 			r := b.runContender(ctx, ct, c, round)
@@ -126,6 +132,9 @@ func (b *bench) download(ctx context.Context) error {
 	}
 	b.downloadReport(c, contenders, results, refs, skipped)
 	b.profileReport(ctx)
+	if stopErr != nil {
+		return stopErr
+	}
 	for _, r := range results {
 		if r.err != nil {
 			return fmt.Errorf("%s failed in round %d: %w", r.name, r.round+1, r.err)
