@@ -630,15 +630,27 @@ type logHandler struct {
 	w io.Writer
 }
 
-const rendezvousLogPrefix = "sent ut_holepunch rendezvous message to "
+const rendezvousLogText = "sent ut_holepunch rendezvous message to "
+
+// parseRendezvousLog reads the torrent's log line "<infohash>: sent
+// ut_holepunch rendezvous message to <conn> for <addr>".
+func parseRendezvousLog(text string) (infohash, target string, ok bool) {
+	i := strings.Index(text, rendezvousLogText)
+	j := strings.LastIndex(text, " for ")
+	if i < 0 || j < i {
+		return "", "", false
+	}
+	if k := strings.Index(text[:i], ": "); k == 40 {
+		infohash = text[:k]
+	}
+	return infohash, text[j+len(" for "):], true
+}
 
 func (h logHandler) Handle(r alog.Record) {
 	if r.Level == alog.Debug {
-		text := r.Text()
-		if strings.HasPrefix(text, rendezvousLogPrefix) {
-			if i := strings.LastIndex(text, " for "); i >= 0 {
-				h.e.emit(Event{Kind: EventHolepunchRendezvous, Peer: text[i+5:], Message: "asked relays to introduce us to " + text[i+5:]})
-			}
+		if ih, target, ok := parseRendezvousLog(r.Text()); ok {
+			h.e.emit(Event{Kind: EventHolepunchRendezvous, InfoHash: ih, Peer: target,
+				Message: "direct dial failed; asked relays to introduce us to " + target})
 		}
 		return
 	}

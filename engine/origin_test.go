@@ -1,6 +1,7 @@
 package engine
 
 import (
+	alog "github.com/anacrolix/log"
 	"net/netip"
 	"testing"
 	"time"
@@ -95,5 +96,23 @@ func TestPathHistoryRing(t *testing.T) {
 	h := p.historyCopy()
 	if len(h) != HistoryLen || h[0].DownBps != 5 || h[len(h)-1].DownBps != HistoryLen+4 {
 		t.Errorf("history len %d first %v last %v", len(h), h[0], h[len(h)-1])
+	}
+}
+
+func TestRendezvousLogThroughTorrentLogger(t *testing.T) {
+	// Build the logger chain the way anacrolix builds a torrent's logger, so
+	// a change in its wording or prefixes fails here, not silently in a demo.
+	e := &Engine{events: make(chan Event, 4)}
+	l := e.newLogger(nil)
+	ih := "0123456789abcdef0123456789abcdef01234567"
+	tl := l.WithValues("client").WithDefaultLevel(alog.Debug).WithNames(ih).WithContextText(ih)
+	tl.Levelf(alog.Debug, "sent ut_holepunch rendezvous message to %v for %v", "*torrent.PeerConn 0xc0 [flags=X for y]", "192.0.2.7:6881")
+	select {
+	case ev := <-e.events:
+		if ev.Kind != EventHolepunchRendezvous || ev.Peer != "192.0.2.7:6881" || ev.InfoHash != ih {
+			t.Errorf("event %+v", ev)
+		}
+	default:
+		t.Fatal("no rendezvous event from the log line")
 	}
 }
