@@ -22,7 +22,8 @@ import (
 type result struct {
 	name  string
 	round int
-	wall  time.Duration // start to complete
+	wall  time.Duration // start to complete data on disk
+	exit  time.Duration // start to the client's exit; 0 if we stop it
 	use   usage
 	err   error
 }
@@ -124,7 +125,7 @@ rounds:
 			if r.err != nil {
 				b.logf("  %-12s FAILED: %v", ct.name, r.err)
 			} else {
-				b.logf("  %-12s %6.2f s  %7.1f MiB/s  cpu %6.2f s  rss %5.0f MiB", ct.name, r.wall.Seconds(),
+				b.logf("  %-12s %6.2f s (exit %6.2f s)  %7.1f MiB/s  cpu %6.2f s  rss %5.0f MiB", ct.name, r.wall.Seconds(), r.exit.Seconds(),
 					mibps(c.size, r.wall), r.use.CPU(), float64(r.use.MaxRSSKB)/1024)
 			}
 			results = append(results, r)
@@ -224,10 +225,11 @@ func (b *bench) runContender(ctx context.Context, ct *contender, c *content, rou
 	switch {
 	case ct.inproc != nil:
 		r.wall, r.use, r.err = b.runInProcess(ctx, ct, dir, round)
+		r.exit = r.wall
 	case ct.tmux:
 		r.wall, r.use, r.err = b.runInTmux(ctx, argv, dir, c, logPath)
 	default:
-		r.wall, r.use, r.err = b.runDirect(ctx, ct, argv, dir, c, logPath)
+		r.wall, r.exit, r.use, r.err = b.runDirect(ctx, ct, argv, dir, c, logPath)
 	}
 	if r.err != nil {
 		r.err = fmt.Errorf("%w (log %s)", r.err, logPath)
@@ -239,20 +241,27 @@ func (b *bench) runContender(ctx context.Context, ct *contender, c *content, rou
 	return r
 }
 
-// runDirect runs a client as our child; usage comes from wait4.
-func (b *bench) runDirect(ctx context.Context, ct *contender, argv []string, dir string, c *content, logPath string) (time.Duration, usage, error) {
+// runDirect runs a client as our child; usage comes from wait4. The
+// watcher runs alongside every client, so each pays the same for it and
+// the time to complete data is known even for clients that exit late.
+func (b *bench) runDirect(ctx context.Context, ct *contender, argv []string, dir string, c *content, logPath string) (data, exit time.Duration, u usage, err error) {
 	lf, err := os.Create(logPath)
 	if err != nil {
-		return 0, usage{}, err
+		return 0, 0, usage{}, err
 	}
 	defer lf.Close()
+	w, err := newWatcher(c, filepath.Join(dir, c.name))
+	if err != nil {
+		return 0, 0, usage{}, err
+	}
+	defer w.close()
 	cmd := exec.Command(argv[0], argv[1:]...)
 	cmd.Dir = dir
 	cmd.Stdout, cmd.Stderr = lf, lf
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	start := time.Now()
 	if err := cmd.Start(); err != nil {
-		return 0, usage{}, err
+		return 0, 0, usage{}, err
 	}
 	exited := make(chan struct{})
 	var end time.Time
@@ -261,40 +270,47 @@ func (b *bench) runDirect(ctx context.Context, ct *contender, argv []string, dir
 		syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
 		<-exited
 	}
-	var wall time.Duration
+	type watched struct {
+		at  time.Time
+		err error
+	}
+	wch := make(chan watched, 1)
+	go func() {
+		at, err := w.wait(ctx, exited)
+		wch <- watched{at, err}
+	}()
 	if ct.exits {
 		select {
 		case <-exited:
-			wall = end.Sub(start)
 		case <-ctx.Done():
 			kill()
-			return 0, usage{}, fmt.Errorf("not done after %s", b.opts.timeout)
+			<-wch
+			return 0, 0, usage{}, fmt.Errorf("not done after %s", b.opts.timeout)
 		}
-		u := usageOf(cmd.ProcessState, wall)
+		exit = end.Sub(start)
+		wd := <-wch
+		u = usageOf(cmd.ProcessState, exit)
 		if u.ExitCode != 0 {
-			return 0, u, fmt.Errorf("exit code %d: %s", u.ExitCode, tail(logPath))
+			return 0, 0, u, fmt.Errorf("exit code %d: %s", u.ExitCode, tail(logPath))
 		}
-		return wall, u, nil
+		if wd.err != nil {
+			return 0, 0, u, fmt.Errorf("exited without the complete data: %v", wd.err)
+		}
+		return wd.at.Sub(start), exit, u, nil
 	}
-	w, err := newWatcher(c, filepath.Join(dir, c.name))
-	if err != nil {
+	wd := <-wch
+	if wd.err != nil {
 		kill()
-		return 0, usage{}, err
+		return 0, 0, usage{}, fmt.Errorf("%w: %s", wd.err, tail(logPath))
 	}
-	defer w.close()
-	done, err := w.wait(ctx, exited)
-	if err != nil {
-		kill()
-		return 0, usage{}, fmt.Errorf("%w: %s", err, tail(logPath))
-	}
-	wall = done.Sub(start)
+	data = wd.at.Sub(start)
 	cmd.Process.Signal(syscall.SIGINT)
 	select {
 	case <-exited:
 	case <-time.After(20 * time.Second):
 		kill()
 	}
-	return wall, usageOf(cmd.ProcessState, wall), nil
+	return data, 0, usageOf(cmd.ProcessState, data), nil
 }
 
 // runInTmux runs a client on a 160x48 terminal on a private tmux server,
