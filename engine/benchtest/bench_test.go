@@ -3,6 +3,8 @@ package benchtest
 import (
 	"context"
 	"fmt"
+	"io"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -144,5 +146,47 @@ func TestBenchSmoke(t *testing.T) {
 		if !strings.Contains(report, want) {
 			t.Errorf("report lacks %q", want)
 		}
+	}
+}
+
+// TestDialFleetRefusesStrangers: a listener that answers the handshake with
+// garbage, or hangs up, is an error for the fleet, never a hang or panic.
+func TestDialFleetRefusesStrangers(t *testing.T) {
+	for name, reply := range map[string][]byte{
+		"garbage":    []byte(strings.Repeat("x", handshakeLen)),
+		"short":      []byte{19, 'B', 'i'},
+		"wrong hash": append(append([]byte{19}, pstr+"\x00\x00\x00\x00\x00\x10\x00\x04"...), make([]byte, 40)...),
+	} {
+		t.Run(name, func(t *testing.T) {
+			l, err := net.Listen("tcp", "127.0.0.1:0")
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer l.Close()
+			go func() {
+				for {
+					c, err := l.Accept()
+					if err != nil {
+						return
+					}
+					go func() {
+						defer c.Close()
+						io.ReadFull(c, make([]byte, handshakeLen))
+						c.Write(reply)
+					}()
+				}
+			}()
+			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+			defer cancel()
+			f, err := DialFleet(ctx, l.Addr().String(), strings.Repeat("ab", 20), 8, 3)
+			if err == nil {
+				f.Close()
+				t.Fatal("fleet connected to a listener that does not speak BitTorrent")
+			}
+			t.Log(err)
+		})
+	}
+	if _, err := DialFleet(context.Background(), "127.0.0.1:1", "zz", 8, 1); err == nil {
+		t.Fatal("accepted a bad info hash")
 	}
 }
