@@ -259,11 +259,8 @@ func (b *bench) lookTool(name string) (string, error) {
 }
 
 func debianPackage(tool string) string {
-	switch tool {
-	case "aria2c":
+	if tool == "aria2c" {
 		return "aria2"
-	case "tmux", "opentracker", "transmission-cli":
-		return tool
 	}
 	return tool
 }
