@@ -650,7 +650,7 @@ func (h logHandler) Handle(r alog.Record) {
 	if r.Level == alog.Debug {
 		if ih, target, ok := parseRendezvousLog(r.Text()); ok {
 			h.e.emit(Event{Kind: EventHolepunchRendezvous, InfoHash: ih, Peer: target,
-				Message: "direct dial failed; asked relays to introduce us to " + target})
+				Message: "direct dial failed; asked a relay to introduce us to " + target})
 		}
 		return
 	}
