@@ -120,6 +120,7 @@ func New(t testing.TB) *Lab {
 			_ = os.Chmod(d, fi.Mode().Perm()|0o755)
 		}
 	}
+	sweepStale()
 	t.Cleanup(l.teardown)
 	inet, err := l.addNamespace("inet")
 	if err != nil {
@@ -157,11 +158,75 @@ func (l *Lab) addNamespace(role string) (string, error) {
 	if err := os.MkdirAll(etc, 0o755); err == nil {
 		_ = os.WriteFile(filepath.Join(etc, "resolv.conf"), []byte("nameserver 127.0.0.1\n"), 0o644)
 	}
+	// The owner mark lives outside /etc/netns/NAME, whose files ip netns
+	// exec bind-mounts over /etc.
+	if err := os.MkdirAll(ownerDir, 0o755); err == nil {
+		_ = os.WriteFile(filepath.Join(ownerDir, name), []byte(ownerID(os.Getpid())), 0o644)
+	}
 	l.mustIP(name, "link", "set", "lo", "up")
 	// IPv6 is off so that only the lab's IPv4 plan carries traffic.
 	_, _ = l.exec(name, "sysctl", "-qw", "net.ipv6.conf.all.disable_ipv6=1")
 	_, _ = l.exec(name, "sysctl", "-qw", "net.ipv6.conf.default.disable_ipv6=1")
 	return name, nil
+}
+
+// ownerDir holds one file per lab namespace naming the test process that
+// made it.
+const ownerDir = "/run/swarmscope-nslab"
+
+// ownerID names a live process: its pid and start time, so a reused pid
+// does not pass for the owner.
+func ownerID(pid int) string {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return ""
+	}
+	// The start time is field 22; the command name (field 2) may contain
+	// spaces, so count from its closing parenthesis.
+	s := string(b)
+	i := strings.LastIndexByte(s, ')')
+	if i < 0 {
+		return ""
+	}
+	f := strings.Fields(s[i+1:])
+	if len(f) < 20 {
+		return ""
+	}
+	return fmt.Sprintf("%d %s", pid, f[19])
+}
+
+// sweepStale removes labs whose test process died without its cleanup
+// (killed by go test's timeout, say): their processes and namespaces. Only
+// namespaces carrying this package's owner mark are touched.
+func sweepStale() {
+	entries, err := os.ReadDir(ownerDir)
+	if err != nil {
+		return
+	}
+	for _, e := range entries {
+		mark := filepath.Join(ownerDir, e.Name())
+		b, err := os.ReadFile(mark)
+		if err != nil {
+			continue
+		}
+		var pid int
+		if _, err := fmt.Sscan(string(b), &pid); err != nil || ownerID(pid) == strings.TrimSpace(string(b)) {
+			continue // malformed, or the owner still runs
+		}
+		out, _ := exec.Command("ip", "netns", "pids", e.Name()).Output()
+		for _, f := range strings.Fields(string(out)) {
+			var p int
+			if _, err := fmt.Sscan(f, &p); err == nil && p > 1 {
+				if proc, err := os.FindProcess(p); err == nil {
+					_ = proc.Kill()
+				}
+			}
+		}
+		time.Sleep(100 * time.Millisecond)
+		_ = exec.Command("ip", "netns", "del", e.Name()).Run()
+		_ = os.RemoveAll(filepath.Join("/etc/netns", e.Name()))
+		_ = os.Remove(mark)
+	}
 }
 
 // teardown stops every process the lab started, then every process still
@@ -201,6 +266,7 @@ func (l *Lab) teardown() {
 			time.Sleep(100 * time.Millisecond)
 		}
 		_ = os.RemoveAll(filepath.Join("/etc/netns", ns))
+		_ = os.Remove(filepath.Join(ownerDir, ns))
 	}
 }
 
