@@ -117,8 +117,8 @@ func TestUPnPMappingRemovedOnExit(t *testing.T) {
 	seedHost := s.lab.PublicHost("seeder", 1)
 	home := s.lab.Home("home", nslab.NATPortRestricted)
 	home.StartMiniUPnPd()
-	// A slow seeder keeps the download running while the mapping is read.
-	s.transmissionSeeder(seedHost, 256)
+	// A capped seeder keeps the download running while the mapping is read.
+	s.transmissionSeeder(seedHost, int(size(1024)))
 
 	const port = 6882
 	dir := s.emptyDir("swarmscope")

@@ -113,9 +113,11 @@ func New(t testing.TB) *Lab {
 		nextHome:      1,
 		nextLANPublic: 200,
 	}
-	// The temp dir must be reachable by daemons that drop privileges
-	// (opentracker chroots into a subdirectory and runs as nobody).
-	for d := l.dir; d != "/" && d != "."; d = filepath.Dir(d) {
+	// The test's own temp directories must be reachable by daemons that
+	// drop privileges (opentracker chroots into a subdirectory and runs as
+	// nobody). Only directories below the system temp root are opened up.
+	root := filepath.Clean(os.TempDir())
+	for d := l.dir; strings.HasPrefix(d, root+string(filepath.Separator)); d = filepath.Dir(d) {
 		if fi, err := os.Stat(d); err == nil && fi.Mode().Perm()&0o005 != 0o005 {
 			_ = os.Chmod(d, fi.Mode().Perm()|0o755)
 		}
