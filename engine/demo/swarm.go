@@ -100,8 +100,11 @@ type Options struct {
 }
 
 // Default is the demo topology: two public seeders that also relay
-// holepunches, homePeers seeders behind NATs of every classic kind, a
-// flatmate on "you"'s LAN, and "you" behind youNAT.
+// holepunches, homePeers seeders behind NATs of every classic kind (cycling
+// full cone, restricted cone, port-restricted cone, symmetric), "you" behind
+// youNAT with or without UPnP, a flatmate seeding on your LAN (found by local
+// discovery; absent when you have a public address), and a public leecher
+// that arrives ten seconds after you.
 func Default(youNAT nat.Type, withUPnP bool, homePeers int) []NodeSpec {
 	nodes := []NodeSpec{
 		{Name: "seed-1", NAT: nat.TypeOpen, Seeder: true, Stage: 0},

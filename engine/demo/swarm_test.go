@@ -37,6 +37,7 @@ func startSwarm(t *testing.T, opts Options) *Swarm {
 	var lg io.Writer = &testLog{}
 	if os.Getenv("DEMO_VERBOSE") != "" {
 		lg = os.Stderr
+		opts.ClientLog = os.Stderr
 	}
 	opts.Log = lg
 	if opts.Tick == 0 {
@@ -52,6 +53,7 @@ func startSwarm(t *testing.T, opts Options) *Swarm {
 				t.Log(tl.String())
 			}
 			t.Log(s.Describe())
+			t.Logf("datagrams: %+v", s.Net.Stats())
 		}
 		s.Close()
 	})
@@ -90,11 +92,18 @@ func TestDefaultDemoCompletes(t *testing.T) {
 	s := startSwarm(t, Options{Nodes: Default(nat.TypePortRestrictedCone, true, 4), You: "you", Size: 32 << 20, Seed: 1})
 	ye := collect(s.You.Engine)
 	defer func() { t.Logf("you events:\n%s", ye) }()
+	var seen engine.OriginCounts
 	waitUntil(t, "you to complete", 3*time.Minute, func() bool {
-		t.Log(describePeers(peersOf(s.You.Engine, s.InfoHash)))
-		time.Sleep(time.Second)
+		for _, p := range peersOf(s.You.Engine, s.InfoHash) {
+			seen.Add(p.Origin, 1)
+		}
 		return s.Complete()
 	})
+	for _, o := range engine.Origins {
+		if seen.Get(o) == 0 {
+			t.Errorf("no %s peer seen during the download", o)
+		}
+	}
 	if err := s.Verify(); err != nil {
 		t.Fatal(err)
 	}

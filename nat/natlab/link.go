@@ -16,7 +16,12 @@ type LinkConfig struct {
 	// Burst is the token-bucket depth in bytes; 0 means 16 KiB.
 	Burst int
 	// MaxQueue is how much queueing delay the link buffers before it drops
-	// (tail drop); 0 means 250ms.
+	// (tail drop); 0 means 3 s, a bufferbloated home router. anacrolix/utp
+	// has no congestion control (a fixed window of 256 packets, about
+	// 360 KB in flight per connection) and drops a connection whose packet
+	// stays unacknowledged for 15 s; behind a short buffer on a slow link
+	// it loses packet after packet to tail drop until that happens, which
+	// looks like a stalled transfer.
 	MaxQueue time.Duration
 	// Loss is the probability that a datagram is lost, 0..1.
 	Loss float64
@@ -31,7 +36,7 @@ func newLink(c LinkConfig) *link {
 		c.Burst = 16 << 10
 	}
 	if c.MaxQueue <= 0 {
-		c.MaxQueue = 250 * time.Millisecond
+		c.MaxQueue = 3 * time.Second
 	}
 	return &link{up: linkDir{cfg: c}, down: linkDir{cfg: c}}
 }
