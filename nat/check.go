@@ -12,6 +12,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/swarmscope/swarmscope/nat/stun"
 	"github.com/swarmscope/swarmscope/nat/upnp"
 )
 
@@ -108,7 +109,7 @@ func Check(ctx context.Context, opts Options) (Report, error) {
 	if err != nil {
 		return rep, err
 	}
-	local := udpAddrOf(a.conn.LocalAddr())
+	local := stun.UDPAddrOf(a.conn.LocalAddr())
 	if local != nil {
 		rep.ProbedPort = local.Port
 	}

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"net"
-	"net/netip"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -126,7 +125,7 @@ func (p *prober) primarySocket(ctx context.Context) (*sock, error) {
 // caller).
 func (p *prober) discover(ctx context.Context, a *sock) (*stunResult, error) {
 	res := &stunResult{mapping: BehaviorUnknown, filtering: BehaviorUnknown}
-	res.local = udpAddrOf(a.conn.LocalAddr())
+	res.local = stun.UDPAddrOf(a.conn.LocalAddr())
 
 	servers := p.phase1(ctx, a)
 	var rtt time.Duration
@@ -443,7 +442,7 @@ func (p *prober) filteringTest(ctx context.Context, bs *behaviourServer, rto tim
 			return outcome{note: err.Error()}
 		}
 		defer s.close()
-		o := outcome{local: udpAddrOf(s.conn.LocalAddr())}
+		o := outcome{local: stun.UDPAddrOf(s.conn.LocalAddr())}
 		ctl, err := p.do(ctx, s, stun.Request{To: bs.primary, RTO: rto, Attempts: phase2Attempts})
 		if err != nil {
 			o.note = fmt.Sprintf("filtering control to %s: %v", bs.primary, err)
@@ -608,19 +607,3 @@ func portPreservation(local, mapped *net.UDPAddr, extra []*net.UDPAddr) *bool {
 }
 
 func ptr[T any](v T) *T { return &v }
-
-func udpAddrOf(a net.Addr) *net.UDPAddr {
-	switch v := a.(type) {
-	case *net.UDPAddr:
-		return v
-	case nil:
-		return nil
-	}
-	// Parse, never resolve: an address from the network must not
-	// trigger a DNS lookup.
-	ap, err := netip.ParseAddrPort(a.String())
-	if err != nil {
-		return nil
-	}
-	return net.UDPAddrFromAddrPort(ap)
-}

@@ -112,7 +112,7 @@ func (c *Client) Deliver(b []byte, from net.Addr) bool {
 	if r.Class == ClassRequest && !cl.acceptRequest || r.Class == ClassOther {
 		return true
 	}
-	r.From = udpAddr(from)
+	r.From = UDPAddrOf(from)
 	// A server that cannot honour CHANGE-REQUEST answers with an error
 	// from the address we sent to, not from the changed one.
 	errorFromTarget := r.Class == ClassError && SameAddr(r.From, cl.to)
@@ -233,7 +233,8 @@ func (c *Client) Do(ctx context.Context, req Request) (*Response, error) {
 	}
 }
 
-func udpAddr(a net.Addr) *net.UDPAddr {
+// UDPAddrOf converts a net.Addr from a socket into a *net.UDPAddr.
+func UDPAddrOf(a net.Addr) *net.UDPAddr {
 	switch v := a.(type) {
 	case *net.UDPAddr:
 		return v

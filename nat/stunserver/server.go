@@ -9,12 +9,13 @@ import (
 	"errors"
 	"fmt"
 	"net"
-	"net/netip"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/pion/stun/v3"
+
+	natstun "github.com/swarmscope/swarmscope/nat/stun"
 )
 
 // Mode selects which generation of STUN the server speaks.
@@ -161,7 +162,7 @@ func (s *Server) handle(in net.PacketConn, b []byte, from net.Addr) {
 	}
 	src, ok := from.(*net.UDPAddr)
 	if !ok {
-		if src = udpAddrOf(from); src == nil {
+		if src = natstun.UDPAddrOf(from); src == nil {
 			return
 		}
 	}
@@ -207,7 +208,7 @@ func (s *Server) handle(in net.PacketConn, b []byte, from net.Addr) {
 		s.sendError(in, src, req, 420, "Unknown Attribute", stun.UnknownAttributes{stun.AttrChangeRequest})
 		return
 	}
-	origin := udpAddrOf(out.LocalAddr())
+	origin := natstun.UDPAddrOf(out.LocalAddr())
 	setters := []stun.Setter{req, stun.BindingSuccess}
 	switch s.cfg.mode {
 	case ModeRFC3489:
@@ -279,23 +280,7 @@ func (s *Server) other(x, y int) *net.UDPAddr {
 	if c == nil {
 		return nil
 	}
-	return udpAddrOf(c.LocalAddr())
-}
-
-func udpAddrOf(a net.Addr) *net.UDPAddr {
-	if u, ok := a.(*net.UDPAddr); ok {
-		return u
-	}
-	if a == nil {
-		return nil
-	}
-	// Parse, never resolve: an address from the network must not
-	// trigger a DNS lookup.
-	ap, err := netip.ParseAddrPort(a.String())
-	if err != nil {
-		return nil
-	}
-	return net.UDPAddrFromAddrPort(ap)
+	return natstun.UDPAddrOf(c.LocalAddr())
 }
 
 // addrAs encodes an RFC 3489 address attribute (MAPPED-ADDRESS layout).
