@@ -321,11 +321,18 @@ func (b *bench) runInTmux(ctx context.Context, argv []string, dir string, c *con
 	if err != nil {
 		return 0, usage{}, err
 	}
-	sock := fmt.Sprintf("swarmscope-bench-%d", os.Getpid())
+	// A private server on a socket of our own, removed afterwards (a
+	// killed tmux server leaves its socket file behind).
+	sockDir, err := os.MkdirTemp("", "swarmscope-bench-tmux-")
+	if err != nil {
+		return 0, usage{}, err
+	}
+	defer os.RemoveAll(sockDir)
+	sock := filepath.Join(sockDir, "s")
 	usagePath := logPath + ".usage.json"
 	os.Remove(usagePath)
 	tmux := func(args ...string) *exec.Cmd {
-		cmd := exec.Command(tmuxBin, append([]string{"-L", sock, "-f", "/dev/null"}, args...)...)
+		cmd := exec.Command(tmuxBin, append([]string{"-S", sock, "-f", "/dev/null"}, args...)...)
 		cmd.Env = append(os.Environ(), "TERM=xterm-256color")
 		return cmd
 	}
