@@ -78,6 +78,9 @@ type Engine struct {
 	done   chan struct{}
 
 	events chan Event
+	// kick asks for a snapshot now rather than at the next tick, so that
+	// completion is published (and headless exits) without a tick's delay.
+	kick chan struct{}
 	// evMu orders sends on events against closing it: anacrolix goroutines
 	// may still log or call back while the client shuts down.
 	evMu      sync.RWMutex
@@ -150,6 +153,7 @@ func New(ctx context.Context, cfg Config) (*Engine, error) {
 		done:     make(chan struct{}),
 		events:   make(chan Event, 4096),
 		snaps:    make(chan Snapshot, 1),
+		kick:     make(chan struct{}, 1),
 		torrents: map[string]*torrentState{},
 		peers:    map[*torrent.PeerConn]*peerState{},
 		connects: map[netip.AddrPort]*connectRecord{},
@@ -476,7 +480,22 @@ func (e *Engine) awaitInfo(ts *torrentState) {
 	if !paused {
 		ts.t.AllowDataDownload()
 	}
+	go e.kickOnComplete(ts)
 	e.emit(Event{Kind: EventTorrentMetadata, InfoHash: ih, Message: fmt.Sprintf("metadata for %s: %d files, %s", info.BestName(), len(info.UpvertedFiles()), FormatBytes(info.TotalLength()))})
+}
+
+func (e *Engine) kickOnComplete(ts *torrentState) {
+	select {
+	case <-ts.t.Complete().On():
+	case <-e.ctx.Done():
+		return
+	case <-ts.t.Closed():
+		return
+	}
+	select {
+	case e.kick <- struct{}{}:
+	default:
+	}
 }
 
 // AddPeers tells a torrent about peer addresses (the demo's directory, or

@@ -183,6 +183,8 @@ func (e *Engine) run() {
 			return
 		case now := <-tick.C:
 			e.sample(now)
+		case <-e.kick:
+			e.sample(time.Now())
 		}
 	}
 }
