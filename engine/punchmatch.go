@@ -31,8 +31,9 @@ const earlyPunchWindow = 5 * time.Second
 // and both dial at once; our copy may wait behind piece data on the relay's
 // connection while the target's dial has already got in. A connection
 // accepted from the target's IP just before is that holepunch, so it is
-// relabelled (bytes it carried so far stay on the path they were counted
-// on). It returns the relabelled peer, or nil.
+// relabelled; from the next tick all of its bytes count on the holepunched
+// path (the path history already recorded stays as it was). It returns the
+// relabelled peer, or nil.
 func (e *Engine) relabelEarlyPunchLocked(target netip.AddrPort, rec *connectRecord, now time.Time) *peerState {
 	for _, ps := range e.peers {
 		if ps.ih != rec.ih || (ps.origin != OriginInbound && ps.origin != OriginUPnP) || now.Sub(ps.since) > earlyPunchWindow {

@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"github.com/anacrolix/torrent"
-	pp "github.com/anacrolix/torrent/peer_protocol"
 	utHolepunch "github.com/anacrolix/torrent/peer_protocol/ut-holepunch"
 )
 
@@ -170,7 +169,6 @@ func (e *Engine) onStatus(ev torrent.StatusUpdatedEvent) {
 	}
 }
 
-var _ = pp.ExtensionNumber(0)
 
 func (e *Engine) run() {
 	defer close(e.done)
