@@ -169,7 +169,6 @@ func (e *Engine) onStatus(ev torrent.StatusUpdatedEvent) {
 	}
 }
 
-
 func (e *Engine) run() {
 	defer close(e.done)
 	tick := time.NewTicker(e.cfg.Tick)
