@@ -59,6 +59,30 @@ func compareWithStunClient(t *testing.T, home *nslab.Home, ref nslab.StunResult,
 // opened inside each home namespace, against stund, and compares with the
 // reference client on the same host.
 func TestNATCheckAgreesWithStunClient(t *testing.T) {
+	forEachNATHome(t, func(home *nslab.Home, ref nslab.StunResult, stunAddr string) {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		rep, err := nat.Check(ctx, nat.Options{
+			Servers:  []string{stunAddr},
+			Listener: home.Host,
+			LocalIP:  home.Host.IP().String(),
+			// UPnP discovery would open its sockets outside the lab.
+			NoUPnP:  true,
+			Timeout: 20 * time.Second,
+		})
+		cancel()
+		if err != nil {
+			t.Fatalf("%s: nat.Check: %v", home.Name, err)
+		}
+		t.Logf("%s: stun-client %q; nat.Check %s/%s/%s public %s", home.Name, ref.Primary, rep.NATType, rep.Mapping, rep.Filtering, rep.PublicAddr)
+		compareWithStunClient(t, home, ref, rep)
+	})
+}
+
+// forEachNATHome builds a lab with stund on the public side and one home
+// per NAT kind, classifies each home with the reference stun client, and
+// hands both to check.
+func forEachNATHome(t *testing.T, check func(home *nslab.Home, ref nslab.StunResult, stunAddr string)) {
+	t.Helper()
 	nslab.Require(t, "stund", "stun")
 	l := nslab.New(t)
 	pub := l.PublicHost("stun", 2)
@@ -69,21 +93,7 @@ func TestNATCheckAgreesWithStunClient(t *testing.T) {
 		if err != nil {
 			t.Fatalf("%s: %v", hc.name, err)
 		}
-		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-		rep, err := nat.Check(ctx, nat.Options{
-			Servers:  []string{stund.Addr()},
-			Listener: home.Host,
-			LocalIP:  home.Host.IP().String(),
-			// UPnP discovery would open its sockets outside the lab.
-			NoUPnP:  true,
-			Timeout: 20 * time.Second,
-		})
-		cancel()
-		if err != nil {
-			t.Fatalf("%s: nat.Check: %v", hc.name, err)
-		}
-		t.Logf("%s: stun-client %q; nat.Check %s/%s/%s public %s", hc.name, ref.Primary, rep.NATType, rep.Mapping, rep.Filtering, rep.PublicAddr)
-		compareWithStunClient(t, home, ref, rep)
+		check(home, ref, stund.Addr())
 	}
 }
 
@@ -110,28 +120,19 @@ func runNatCLI(t *testing.T, h *nslab.Host, args ...string) nat.Report {
 // home network agrees with stun-client against stund.
 func TestNatCommandAgreesWithStunClient(t *testing.T) {
 	needFeature(t, "keep-mapping", "the `swarmscope nat` command")
-	nslab.Require(t, "stund", "stun")
-	l := nslab.New(t)
-	pub := l.PublicHost("stun", 2)
-	stund := pub.StartStund()
-	for _, hc := range natHomes {
-		home := l.Home(hc.name, hc.kind)
-		ref, err := home.Host.StunClassify(stund.Primary)
-		if err != nil {
-			t.Fatalf("%s: %v", hc.name, err)
-		}
-		rep := runNatCLI(t, home.Host, "--stun", stund.Addr(), "--no-upnp", "--timeout", "20s")
-		t.Logf("%s: stun-client %q; swarmscope nat %s/%s/%s public %s verdict %s", hc.name, ref.Primary, rep.NATType, rep.Mapping, rep.Filtering, rep.PublicAddr, rep.Reachable.Verdict)
+	forEachNATHome(t, func(home *nslab.Home, ref nslab.StunResult, stunAddr string) {
+		rep := runNatCLI(t, home.Host, "--stun", stunAddr, "--no-upnp", "--timeout", "20s")
+		t.Logf("%s: stun-client %q; swarmscope nat %s/%s/%s public %s verdict %s", home.Name, ref.Primary, rep.NATType, rep.Mapping, rep.Filtering, rep.PublicAddr, rep.Reachable.Verdict)
 		compareWithStunClient(t, home, ref, rep)
 		want := map[nslab.NATKind]nat.Verdict{
 			nslab.NATNone:           nat.VerdictPublic,
 			nslab.NATPortRestricted: nat.VerdictOutboundOnly,
 			nslab.NATSymmetric:      nat.VerdictOutboundOnly,
-		}[hc.kind]
+		}[home.Kind]
 		if rep.Reachable.Verdict != want {
-			t.Errorf("%s: verdict %q, want %q (%s)", hc.name, rep.Reachable.Verdict, want, rep.Reachable.Advice)
+			t.Errorf("%s: verdict %q, want %q (%s)", home.Name, rep.Reachable.Verdict, want, rep.Reachable.Advice)
 		}
-	}
+	})
 }
 
 // TestNatCommandUPnP: on the miniupnpd network, `swarmscope nat` finds the
