@@ -170,10 +170,9 @@ func humanLine(s engine.Snapshot) string {
 	for _, t := range s.Torrents {
 		size += t.Size
 		done += t.Completed
-		peers.Inbound += t.Peers.Inbound
-		peers.Outbound += t.Peers.Outbound
-		peers.Holepunched += t.Peers.Holepunched
-		peers.UPnP += t.Peers.UPnP
+		for _, o := range engine.Origins {
+			peers.Add(o, t.Peers.Get(o))
+		}
 	}
 	if size > 0 {
 		fmt.Fprintf(&b, "  %5.1f%% of %s", 100*float64(done)/float64(size), engine.FormatBytes(size))
