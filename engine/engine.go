@@ -18,7 +18,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	g "github.com/anacrolix/generics"
 	alog "github.com/anacrolix/log"
 	"github.com/anacrolix/torrent"
 	"github.com/anacrolix/torrent/metainfo"
@@ -26,6 +25,8 @@ import (
 	"github.com/anacrolix/torrent/types"
 	"github.com/anacrolix/utp"
 	"golang.org/x/time/rate"
+
+	ourstorage "github.com/swarmscope/swarmscope/engine/storage"
 )
 
 // UPnPStatus tells the engine whether a UPnP mapping of its listen port is
@@ -62,14 +63,19 @@ type Config struct {
 	PeerIDPrefix string
 	// Tuning holds knobs the simulated demo needs (engine/tuning.go).
 	Tuning Tuning
+	// Verify re-hashes all data on disk before it counts as complete,
+	// whatever the state file says (the --verify flag).
+	Verify bool
+	// StorageBuffer bounds the memory of pieces being downloaded; 0 =
+	// engine/storage's default.
+	StorageBuffer int64
 }
 
 // Engine is one BitTorrent client with swarmscope's bookkeeping around it.
 type Engine struct {
 	cfg     Config
 	cl      *torrent.Client
-	store   storage.ClientImplCloser
-	compl   storage.PieceCompletion
+	store   *ourstorage.Client
 	utpSock *utp.Socket
 	started time.Time
 
@@ -108,6 +114,7 @@ type torrentState struct {
 	addedAt    time.Time
 	paused     bool
 	err        string
+	storageErr bool // err is a storage failure that Resume retries
 	gotInfo    bool
 	complete   bool
 	closedDown int64 // payload from peers that have left
@@ -167,17 +174,21 @@ func New(ctx context.Context, cfg Config) (*Engine, error) {
 	if err := os.MkdirAll(stateDir, 0o755); err != nil {
 		return nil, fmt.Errorf("engine: state directory: %w", err)
 	}
-	compl, err := storage.NewSqlitePieceCompletion(stateDir)
-	if err != nil {
-		return nil, fmt.Errorf("engine: piece completion database in %s: %w", stateDir, err)
-	}
-	e.compl = compl
-	e.store = storage.NewFileOpts(storage.NewFileClientOpts{
-		ClientBaseDir:   cfg.DataDir,
-		PieceCompletion: compl,
-		UsePartFiles:    g.Some(false),
-		FilePathMaker:   safeFilePath,
+	// Our own storage (engine/storage): pread/pwrite, pieces hashed from
+	// memory, errors as values. anacrolix's mmap file storage turned a full
+	// disk into SIGBUS and truncated existing files.
+	store, err := ourstorage.New(ourstorage.Options{
+		BaseDir:     cfg.DataDir,
+		StateDir:    filepath.Join(stateDir, "state"),
+		PathMaker:   safeFilePath,
+		BufferBytes: cfg.StorageBuffer,
+		VerifyAll:   cfg.Verify,
+		OnError:     func(ih metainfo.Hash, err error) { go e.onStorageError(ih, err) },
 	})
+	if err != nil {
+		return nil, fmt.Errorf("engine: %w", err)
+	}
+	e.store = store
 
 	tc := torrent.NewDefaultClientConfig()
 	tc.DataDir = cfg.DataDir
@@ -228,7 +239,7 @@ func New(ctx context.Context, cfg Config) (*Engine, error) {
 
 	cl, err := torrent.NewClient(tc)
 	if err != nil {
-		compl.Close()
+		store.Close()
 		return nil, fmt.Errorf("engine: starting client on port %d: %w", cfg.ListenPort, err)
 	}
 	e.cl = cl
@@ -236,7 +247,7 @@ func New(ctx context.Context, cfg Config) (*Engine, error) {
 		s, err := utp.NewSocketFromPacketConn(cfg.PacketConn)
 		if err != nil {
 			cl.Close()
-			compl.Close()
+			store.Close()
 			return nil, fmt.Errorf("engine: uTP on the given socket: %w", err)
 		}
 		e.utpSock = s
@@ -432,6 +443,9 @@ func (e *Engine) Add(src Source) error {
 	// Hold data until the metadata has been validated: a magnet's info
 	// dictionary comes from strangers and may try to escape the directory.
 	t.DisallowDataDownload()
+	// Write errors reach us from the storage (onStorageError); anacrolix's
+	// default handler would only log and stop downloading for good.
+	t.SetOnWriteChunkError(func(error) {})
 	ts := &torrentState{t: t, src: src, addedAt: time.Now()}
 	e.mu.Lock()
 	e.torrents[src.InfoHash] = ts
@@ -467,6 +481,10 @@ func (e *Engine) awaitInfo(ts *torrentState) {
 		e.emit(Event{Kind: EventError, InfoHash: ih, Message: "refused metadata: " + err.Error()})
 		return
 	}
+	if err := e.store.Err(ts.t.InfoHash()); err != nil {
+		e.setStorageError(ts, err)
+		return
+	}
 	// File priorities, not DownloadAll's piece priorities: a piece's
 	// priority is the highest of its own and its files', so pieces raised by
 	// DownloadAll could never be skipped per file.
@@ -475,7 +493,7 @@ func (e *Engine) awaitInfo(ts *torrentState) {
 	}
 	e.mu.Lock()
 	ts.gotInfo = true
-	paused := ts.paused
+	paused := ts.paused || ts.err != ""
 	e.mu.Unlock()
 	if !paused {
 		ts.t.AllowDataDownload()
@@ -556,7 +574,11 @@ func (e *Engine) Resume(infohash string) error {
 	was := ts.paused
 	ts.paused = false
 	got := ts.gotInfo
+	failed := ts.storageErr
 	e.mu.Unlock()
+	if failed {
+		return e.retryStorage(ts)
+	}
 	if !was {
 		return nil
 	}
@@ -676,4 +698,54 @@ func (h logHandler) Handle(r alog.Record) {
 	if h.w != nil && !r.Level.LessThan(alog.Warning) {
 		fmt.Fprintf(h.w, "%s %s: %s\n", time.Now().Format(time.TimeOnly), r.Level.LogString(), r.Text())
 	}
+}
+
+// onStorageError puts the torrent whose storage failed (a full disk, an I/O
+// error, a read-only file system, a file removed under us) into the error
+// state: downloading stops, what is verified stays, Resume retries.
+func (e *Engine) onStorageError(ih metainfo.Hash, err error) {
+	ts, lerr := e.lookup(ih.HexString())
+	if lerr != nil {
+		return // not yet registered: awaitInfo finds the error itself
+	}
+	e.setStorageError(ts, err)
+}
+
+func (e *Engine) setStorageError(ts *torrentState, err error) {
+	msg := oneLine(err)
+	e.mu.Lock()
+	already := ts.err == msg
+	ts.err, ts.storageErr = msg, true
+	e.mu.Unlock()
+	ts.t.DisallowDataDownload()
+	if already {
+		return
+	}
+	e.emit(Event{Kind: EventError, InfoHash: ts.src.InfoHash, Message: msg})
+	select {
+	case e.kick <- struct{}{}:
+	default:
+	}
+}
+
+// retryStorage clears a storage error and downloads again; pieces whose
+// data vanished meanwhile are fetched again.
+func (e *Engine) retryStorage(ts *torrentState) error {
+	lost, err := e.store.Retry(ts.t.InfoHash())
+	if err != nil {
+		e.setStorageError(ts, err)
+		return err
+	}
+	for _, i := range lost {
+		ts.t.Piece(i).UpdateCompletion()
+	}
+	e.mu.Lock()
+	ts.err, ts.storageErr = "", false
+	got, paused := ts.gotInfo, ts.paused
+	e.mu.Unlock()
+	if got && !paused {
+		ts.t.AllowDataDownload()
+	}
+	e.emit(Event{Kind: EventTorrentAdded, InfoHash: ts.src.InfoHash, Message: "retrying " + ts.t.Name() + " after a storage error"})
+	return nil
 }

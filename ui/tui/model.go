@@ -463,6 +463,10 @@ func (m *Model) pauseResume() tea.Cmd {
 	if t.State == engine.StatePaused {
 		return action("resumed "+name, func() error { return b.Resume(ih) })
 	}
+	if t.State == engine.StateError {
+		// A storage error (full disk, removed file): retry once it is fixed.
+		return action("retrying "+name, func() error { return b.Resume(ih) })
+	}
 	return action("paused "+name, func() error { return b.Pause(ih) })
 }
 
