@@ -427,6 +427,11 @@ func (e *Engine) Add(src Source) error {
 	if src.spec == nil {
 		return fmt.Errorf("%w: source was not made by ParseSource", ErrBadSource)
 	}
+	if src.info != nil {
+		if err := checkFits(e.cfg.DataDir, src.info); err != nil {
+			return fmt.Errorf("%w: %s: %v", ErrBadSource, src.Input, err)
+		}
+	}
 	e.mu.Lock()
 	_, dup := e.torrents[src.InfoHash]
 	e.mu.Unlock()
@@ -473,7 +478,11 @@ func (e *Engine) awaitInfo(ts *torrentState) {
 	}
 	info := ts.t.Info()
 	ih := ts.src.InfoHash
-	if err := validateInfo(info); err != nil {
+	err := validateInfo(info)
+	if err == nil {
+		err = checkFits(e.cfg.DataDir, info)
+	}
+	if err != nil {
 		ts.t.Drop()
 		e.mu.Lock()
 		ts.err = "refused metadata: " + err.Error()

@@ -45,6 +45,18 @@ func FuzzParseSource(f *testing.F) {
 	f.Add("", []byte("d4:infod6:lengthi10e4:name1:x12:piece lengthi16384e6:pieces20:aaaaaaaaaaaaaaaaaaaaee"))
 	f.Add("", []byte("d4:infod5:filesld6:lengthi1e4:pathl2:..1:xeee4:name1:x12:piece lengthi1e6:pieces20:aaaaaaaaaaaaaaaaaaaaee"))
 	f.Add("", []byte("d4:infod6:lengthi-5e12:piece lengthi0eee"))
+	// The hostile corpus: every class the input limits refuse.
+	corpus, _ := filepath.Glob("testdata/hostile/*.torrent")
+	if len(corpus) < 10 {
+		f.Fatalf("hostile corpus missing: %d files in testdata/hostile", len(corpus))
+	}
+	for _, p := range corpus {
+		b, err := os.ReadFile(p)
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add("", b)
+	}
 	dir := f.TempDir()
 	f.Fuzz(func(t *testing.T, s string, torrent []byte) {
 		if len(torrent) > 0 {

@@ -96,8 +96,37 @@ func exitCode(err error) int {
 // stderr (exit 2); --help prints the full usage on stdout (exit 0). done is
 // false when the command should go on.
 func parseFlags(fs *flag.FlagSet, args []string, stdout, stderr io.Writer) (code int, done bool) {
+	return parseFlagsWith(fs, fs.Parse, args, stdout, stderr)
+}
+
+// parseFlagsAnywhere is parseFlags for a command with operands: flags may
+// come after them too, as Unix users expect ("swarmscope x.torrent --seed");
+// "--" ends the flags. The operands are returned in their order.
+func parseFlagsAnywhere(fs *flag.FlagSet, args []string, stdout, stderr io.Writer) (operands []string, code int, done bool) {
+	parse := func(args []string) error {
+		for {
+			if err := fs.Parse(args); err != nil {
+				return err
+			}
+			rest := fs.Args()
+			if len(rest) == 0 {
+				return nil
+			}
+			if i := len(args) - len(rest); i > 0 && args[i-1] == "--" {
+				operands = append(operands, rest...)
+				return nil
+			}
+			operands = append(operands, rest[0])
+			args = rest[1:]
+		}
+	}
+	code, done = parseFlagsWith(fs, parse, args, stdout, stderr)
+	return operands, code, done
+}
+
+func parseFlagsWith(fs *flag.FlagSet, parse func([]string) error, args []string, stdout, stderr io.Writer) (code int, done bool) {
 	fs.SetOutput(io.Discard)
-	err := fs.Parse(args)
+	err := parse(args)
 	switch {
 	case err == nil:
 		fs.SetOutput(stderr)

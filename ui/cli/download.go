@@ -6,6 +6,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"net"
 	"net/netip"
 	"os"
 	"strings"
@@ -64,42 +65,43 @@ func downloadFlagSet(stderr io.Writer) (*flag.FlagSet, *downloadFlags) {
 
 func runDownload(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs, f := downloadFlagSet(stderr)
-	if code, done := parseFlags(fs, args, stdout, stderr); done {
+	operands, code, done := parseFlagsAnywhere(fs, args, stdout, stderr)
+	if done {
 		return code
 	}
-	if f.port < 0 || f.port > 65535 {
-		fmt.Fprintf(stderr, "swarmscope: --port %d is not a port (0-65535)\n", f.port)
+	if err := f.validate(); err != nil {
+		fmt.Fprintf(stderr, "swarmscope: %v\n", err)
 		return ExitUsage
 	}
-	if f.maxConns < 0 {
-		fmt.Fprintf(stderr, "swarmscope: --max-conns %d is negative\n", f.maxConns)
-		return ExitUsage
-	}
-	if fs.NArg() == 0 && (f.headless || f.json || !isTerminal(stdout)) {
+	if len(operands) == 0 && (f.headless || f.json || !isTerminal(stdout)) {
 		fmt.Fprintln(stderr, "swarmscope: no SOURCE given (a magnet URI, .torrent file or 40-hex info hash); try 'swarmscope demo' or --help")
 		return ExitUsage
 	}
-	var sources []engine.Source
-	for _, a := range fs.Args() {
-		src, err := engine.ParseSource(a)
-		if err != nil {
-			fmt.Fprintf(stderr, "swarmscope: %v\n", err)
-			return ExitUsage
-		}
-		sources = append(sources, src)
-	}
 	var peers []netip.AddrPort
 	for _, p := range splitList(f.peers) {
-		ap, err := netip.ParseAddrPort(p)
+		ap, err := parsePeer(p)
 		if err != nil {
-			fmt.Fprintf(stderr, "swarmscope: --peer %q: want IP:port\n", p)
+			fmt.Fprintf(stderr, "swarmscope: --peer %q: %v\n", p, err)
 			return ExitUsage
 		}
 		peers = append(peers, ap)
 	}
+	var sources []engine.Source
+	for _, a := range operands {
+		src, err := engine.ParseSourceContext(ctx, a)
+		if err != nil {
+			if ctx.Err() != nil {
+				fmt.Fprintf(stderr, "swarmscope: interrupted while reading %s\n", a)
+				return ExitFailure
+			}
+			fmt.Fprintf(stderr, "swarmscope: %v\n", oneLine(err.Error()))
+			return ExitUsage
+		}
+		sources = append(sources, src)
+	}
 	if err := os.MkdirAll(f.dir, 0o755); err != nil {
 		fmt.Fprintf(stderr, "swarmscope: --dir: %v\n", err)
-		return ExitFailure
+		return ExitUsage
 	}
 
 	e, err := engine.New(ctx, engine.Config{
@@ -126,6 +128,9 @@ func runDownload(ctx context.Context, args []string, stdout, stderr io.Writer) i
 	for _, src := range sources {
 		if err := e.Add(src); err != nil {
 			fmt.Fprintf(stderr, "swarmscope: %v\n", oneLine(err.Error()))
+			if errors.Is(err, engine.ErrBadSource) {
+				return ExitUsage
+			}
 			return ExitFailure
 		}
 		if len(peers) > 0 {
@@ -161,7 +166,74 @@ func runDownload(ctx context.Context, args []string, stdout, stderr io.Writer) i
 		fmt.Fprintf(stderr, "swarmscope: %v\n", oneLine(err.Error()))
 		return ExitFailure
 	}
+	// As headless: a signal before every torrent is complete interrupts
+	// the download (README: exit 1). Quitting with a key is the user's
+	// choice and exits 0.
+	if snap := e.Latest(); ctx.Err() != nil && len(snap.Torrents) > 0 {
+		if done, failed := allDone(snap); !done || failed {
+			return ExitFailure
+		}
+	}
 	return ExitOK
+}
+
+// validate checks flag values that parse but make no sense; every mistake
+// is the user's (exit 2).
+func (f *downloadFlags) validate() error {
+	switch {
+	case f.port < 0 || f.port > 65535:
+		return fmt.Errorf("--port %d is not a port (0-65535)", f.port)
+	case f.maxConns < 0:
+		return fmt.Errorf("--max-conns %d is negative", f.maxConns)
+	case f.uploadLimit < 0:
+		return fmt.Errorf("--upload-limit %d is negative (0 = unlimited)", f.uploadLimit)
+	case f.downloadLimit < 0:
+		return fmt.Errorf("--download-limit %d is negative (0 = unlimited)", f.downloadLimit)
+	}
+	if f.bind != "" {
+		if err := checkBind(f.bind); err != nil {
+			return fmt.Errorf("--bind %q: %v", f.bind, err)
+		}
+	}
+	return nil
+}
+
+// checkBind accepts an IP address of this machine: anything else cannot be
+// listened on, and would fail later as if the network were at fault.
+func checkBind(s string) error {
+	a, err := netip.ParseAddr(s)
+	if err != nil {
+		return errors.New("want an IP address of this machine")
+	}
+	if a.IsUnspecified() {
+		return nil
+	}
+	addrs, err := net.InterfaceAddrs()
+	if err != nil {
+		return nil // cannot tell; let listening decide
+	}
+	for _, ia := range addrs {
+		if n, ok := ia.(*net.IPNet); ok {
+			if ip, ok := netip.AddrFromSlice(n.IP); ok && ip.Unmap() == a.Unmap() {
+				return nil
+			}
+		}
+	}
+	return errors.New("not an address of any local interface")
+}
+
+// parsePeer reads one --peer address: an IP and a port a peer can listen on.
+func parsePeer(s string) (netip.AddrPort, error) {
+	ap, err := netip.ParseAddrPort(s)
+	switch {
+	case err != nil:
+		return ap, errors.New("want IP:port")
+	case ap.Port() == 0:
+		return ap, errors.New("port 0 is not a port a peer listens on")
+	case ap.Addr().IsUnspecified() || ap.Addr().IsMulticast():
+		return ap, errors.New("not the address of a peer")
+	}
+	return netip.AddrPortFrom(ap.Addr().Unmap(), ap.Port()), nil
 }
 
 // startUPnP maps the listen port in the background; the engine labels

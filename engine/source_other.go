@@ -1,0 +1,5 @@
+//go:build !linux
+
+package engine
+
+func nameMaxOf(string) int { return maxNameBytes }
