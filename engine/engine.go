@@ -255,6 +255,7 @@ func New(ctx context.Context, cfg Config) (*Engine, error) {
 		cl.AddListener(s)
 	}
 	go e.run()
+	go e.watchdog()
 	return e, nil
 }
 
@@ -323,6 +324,7 @@ func (e *Engine) Close() error {
 func (e *Engine) close() error {
 	e.cancel()
 	<-e.done
+	e.announceStopped() // engine/stopped.go
 	var errs []error
 	for _, err := range e.cl.Close() {
 		errs = append(errs, err)

@@ -1,0 +1,109 @@
+package labtest
+
+import (
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/swarmscope/swarmscope/engine"
+	"github.com/swarmscope/swarmscope/nat/nslab"
+)
+
+// Transmission 3.00 advertises reqq 512 but rejects the 512th outstanding
+// request; anacrolix then added no requests and every download from it
+// stopped at 16 MiB - 32 KiB (16,744,448 bytes). 24 MiB needs 1,536
+// requests of 16 KiB, past the first 512-request burst. The download must
+// complete and verify, from a seeder behind swarmscope's kernel NAT.
+func TestDownloadPastTransmissionReqq(t *testing.T) {
+	needFeature(t, "headless", "headless JSON mode (--headless --json)")
+	s := newSwarm(t, 24<<20, false)
+	seedHost := s.lab.PublicHost("seeder", 1)
+	home := s.lab.Home("home", nslab.NATPortRestricted)
+	seeder := s.transmissionSeeder(seedHost, 0)
+
+	dir := s.emptyDir("swarmscope")
+	start := time.Now()
+	r := startHeadless(t, home.Host, dir, 6881, s.tt.Path)
+	o := r.waitExit(4 * time.Minute)
+	s.verifyIn(dir)
+	t.Logf("24 MiB from Transmission in %s", time.Since(start).Round(100*time.Millisecond))
+	stalls := o.ofKind(engine.EventStall)
+	for _, ev := range stalls {
+		t.Logf("stall event: %s", ev.Message)
+	}
+	// The reqq cap is the fix; the watchdog must not have been needed.
+	for _, ev := range stalls {
+		if strings.Contains(ev.Message, "closing") {
+			t.Errorf("the watchdog had to close a connection: %s", ev.Message)
+		}
+	}
+	t.Logf("Transmission's peers:\n%s", seeder.Peers())
+}
+
+// Without the reqq cap the Transmission stall happens; the watchdog must
+// see it, say so, and get the download going again (-long: ~45 s).
+func TestStallWatchdogRecoversTransmission(t *testing.T) {
+	if !*long {
+		t.Skip("long variant (-long or SWARMSCOPE_LAB_LONG=1)")
+	}
+	needFeature(t, "headless", "headless JSON mode (--headless --json)")
+	s := newSwarm(t, 24<<20, false)
+	seedHost := s.lab.PublicHost("seeder", 1)
+	home := s.lab.Home("home", nslab.NATPortRestricted)
+	s.transmissionSeeder(seedHost, 0)
+	dir := s.emptyDir("swarmscope")
+	p := home.Host.StartWith(nslab.StartOptions{SeparateStdout: true, Env: []string{"SWARMSCOPE_TEST_NO_REQQ_CAP=1"}}, binary,
+		"--headless", "--json", "--no-dht", "--dir", dir, "--port", "6881", s.tt.Path)
+	r := &run{Proc: p, t: t, Host: home.Host, Dir: dir, Port: 6881}
+	o := r.waitExit(4 * time.Minute)
+	s.verifyIn(dir)
+	stalls := o.ofKind(engine.EventStall)
+	if len(stalls) == 0 {
+		t.Fatalf("completed without a stall event: the stall did not happen, so this test shows nothing\n%s", r.describe())
+	}
+	if ev := stalls[0]; hostOf(ev.Peer) != seedHost.IP().String() {
+		t.Errorf("stall event names %q, want the seeder %s: %s", ev.Peer, seedHost.IP(), ev.Message)
+	}
+	for _, ev := range stalls {
+		t.Logf("stall event: %s", ev.Message)
+	}
+}
+
+// On exit swarmscope tells the tracker it is leaving: a seeder stopped with
+// SIGTERM is gone from the tracker's counts at once, not after its entry
+// expires (opentracker keeps peers for about half an hour).
+func TestStoppedAnnounceOnExit(t *testing.T) {
+	needFeature(t, "seed", "seeding after completion (--seed)")
+	for _, udp := range []bool{false, true} {
+		name := map[bool]string{false: "http", true: "udp"}[udp]
+		t.Run(name, func(t *testing.T) {
+			s := newSwarm(t, 1<<20, udp)
+			pub := s.lab.PublicHost("swarmscope", 1)
+			r := startHeadless(t, pub, s.seedDir("seed"), 6881, s.tt.Path, "--seed")
+			s.waitPeers(1)
+			if err := r.Signal(syscall.SIGTERM); err != nil {
+				t.Fatal(err)
+			}
+			stopped := time.Now()
+			if err := r.Wait(30 * time.Second); err != nil {
+				t.Logf("exit after SIGTERM: %v", err)
+			}
+			if !r.Exited() {
+				t.Fatalf("swarmscope still running 30 s after SIGTERM")
+			}
+			exitTook := time.Since(stopped)
+			c, i, err := s.tracker.Scrape(s.trackerHost, s.tt.InfoHash)
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Logf("exit took %s; tracker counts %d seeders, %d leechers after it", exitTook.Round(time.Millisecond), c, i)
+			if c+i != 0 {
+				t.Errorf("tracker still lists %d peers after swarmscope exited\n%s", c+i, r.describe())
+			}
+			if exitTook > 15*time.Second {
+				t.Errorf("exit took %s; the stopped announce is bounded by a few seconds", exitTook)
+			}
+		})
+	}
+}

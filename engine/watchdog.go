@@ -1,0 +1,173 @@
+package engine
+
+import (
+	"fmt"
+	"os"
+	"time"
+
+	"github.com/anacrolix/torrent"
+	pp "github.com/anacrolix/torrent/peer_protocol"
+)
+
+// Events of the stall watchdog.
+const (
+	// The watchdog saw a download make no progress and acted.
+	EventStall EventKind = "stall"
+)
+
+// Stall watchdog. anacrolix v1.59.1 can leave a connection idle forever:
+// after a peer rejects a request it adds no requests until an unchoke that
+// an already-unchoking peer never sends, refills only when nothing is
+// outstanding, and its periodic request update is off. Transmission 3.00
+// advertises reqq 512 but accepts only 511 ("pendingReqsToClient + 1 >=
+// ReqQ"), so every download from it stopped at 16 MiB - 32 KiB, when
+// anacrolix's request bursts first reached 512.
+//
+// The root fix is in capReqq: we never keep more than reqq-1 requests
+// outstanding, so the peer has no reason to reject. The watchdog is the
+// net under it for any other way a transfer can go quiet.
+const (
+	// stallAfter is how long a torrent may go without a useful byte while
+	// connected peers have pieces it needs.
+	stallAfter = 20 * time.Second
+	// watchdogEvery is how often the watchdog looks.
+	watchdogEvery = 5 * time.Second
+)
+
+// noReqqCapEnv turns the reqq cap off, for the lab test that shows the
+// watchdog alone recovering from Transmission's stall.
+const noReqqCapEnv = "SWARMSCOPE_TEST_NO_REQQ_CAP"
+
+// capReqq lowers each peer's advertised request queue by one. The
+// ReadExtendedHandshake callback runs before anacrolix copies Reqq into
+// PeerConn.PeerMaxRequests, the cap of our outstanding requests.
+func capReqq(tc *torrent.ClientConfig) {
+	if os.Getenv(noReqqCapEnv) == "1" {
+		return
+	}
+	prev := tc.Callbacks.ReadExtendedHandshake
+	tc.Callbacks.ReadExtendedHandshake = func(pc *torrent.PeerConn, m *pp.ExtendedHandshakeMessage) {
+		if m.Reqq > 1 {
+			m.Reqq--
+		}
+		if prev != nil {
+			prev(pc, m)
+		}
+	}
+}
+
+// stallState is the watchdog's memory of one torrent.
+type stallState struct {
+	useful   int64     // useful payload bytes received, all connections
+	since    time.Time // when useful last changed
+	nudged   time.Time // last re-request, zero if none since progress
+	closedAt time.Time // last time stalled connections were closed
+}
+
+func (e *Engine) watchdog() {
+	tick := time.NewTicker(watchdogEvery)
+	defer tick.Stop()
+	states := map[string]*stallState{}
+	for {
+		select {
+		case <-e.ctx.Done():
+			return
+		case now := <-tick.C:
+			e.checkStalls(now, states)
+		}
+	}
+}
+
+func (e *Engine) checkStalls(now time.Time, states map[string]*stallState) {
+	e.mu.Lock()
+	var live []*torrentState
+	for _, ih := range e.order {
+		ts := e.torrents[ih]
+		if ts.gotInfo && !ts.paused && ts.err == "" && !ts.complete {
+			live = append(live, ts)
+		}
+	}
+	e.mu.Unlock()
+	seen := map[string]bool{}
+	for _, ts := range live {
+		ih := ts.src.InfoHash
+		seen[ih] = true
+		t := ts.t
+		if t.Info() == nil || t.Complete().Bool() {
+			continue
+		}
+		st := states[ih]
+		if st == nil {
+			st = &stallState{since: now}
+			states[ih] = st
+		}
+		var useful int64
+		var holders []*torrent.PeerConn
+		for _, pc := range t.PeerConns() {
+			ps := pc.Stats()
+			useful += ps.BytesReadUsefulData.Int64()
+			if hasPieceWeNeed(t, pc) {
+				holders = append(holders, pc)
+			}
+		}
+		if useful != st.useful || len(holders) == 0 {
+			// Progress, or nobody to blame: a torrent without sources is
+			// waiting, not stalled. (Connections come and go; a closed one
+			// lowers the sum, which also counts as a change.)
+			st.useful, st.since, st.nudged = useful, now, time.Time{}
+			continue
+		}
+		idle := now.Sub(st.since)
+		switch {
+		case idle < stallAfter:
+		case st.nudged.IsZero():
+			// Cancel everything and ask again: anacrolix recomputes the
+			// requests of every connection, whatever stopped them.
+			st.nudged = now
+			t.DisallowDataDownload()
+			e.mu.Lock()
+			paused := ts.paused
+			e.mu.Unlock()
+			if !paused {
+				t.AllowDataDownload()
+			}
+			e.emit(Event{Kind: EventStall, InfoHash: ih, Peer: holders[0].RemoteAddr.String(),
+				Message: fmt.Sprintf("stall: no data for %s from %d connected peer(s) that have pieces we need (first %s); cancelled and re-sent our requests",
+					idle.Round(time.Second), len(holders), holders[0].RemoteAddr)})
+		case now.Sub(st.nudged) >= stallAfter && now.Sub(st.closedAt) >= 2*stallAfter:
+			// Re-requesting did not help: start those connections over.
+			st.closedAt = now
+			for _, pc := range holders {
+				e.emit(Event{Kind: EventStall, InfoHash: ih, Peer: pc.RemoteAddr.String(),
+					Message: fmt.Sprintf("stall: %s sent nothing for %s though it has pieces we need, even after re-requesting; closing the connection so it is dialed again",
+						pc.RemoteAddr, idle.Round(time.Second))})
+				pc.Close()
+			}
+		}
+	}
+	for ih := range states {
+		if !seen[ih] {
+			delete(states, ih)
+		}
+	}
+}
+
+// hasPieceWeNeed reports whether pc has a piece the torrent wants and lacks.
+func hasPieceWeNeed(t *torrent.Torrent, pc *torrent.PeerConn) bool {
+	bm := pc.PeerPieces()
+	if bm == nil {
+		return false
+	}
+	it := bm.Iterator()
+	for it.HasNext() {
+		i := int(it.Next())
+		if i >= t.NumPieces() {
+			break
+		}
+		p := t.Piece(i)
+		if ps := p.State(); !ps.Complete && ps.Priority != 0 {
+			return true
+		}
+	}
+	return false
+}
