@@ -3,6 +3,7 @@ package engine
 import (
 	"fmt"
 	"os"
+	"strings"
 	"time"
 
 	"github.com/anacrolix/torrent"
@@ -13,6 +14,8 @@ import (
 const (
 	// The watchdog saw a download make no progress and acted.
 	EventStall EventKind = "stall"
+	// anacrolix banned an IP address for bad data.
+	EventPeerBanned EventKind = "peer-banned"
 )
 
 // Stall watchdog. anacrolix v1.59.1 can leave a connection idle forever:
@@ -68,14 +71,66 @@ func (e *Engine) watchdog() {
 	tick := time.NewTicker(watchdogEvery)
 	defer tick.Stop()
 	states := map[string]*stallState{}
+	bans := &banWatch{known: map[string]bool{}}
 	for {
 		select {
 		case <-e.ctx.Done():
 			return
 		case now := <-tick.C:
 			e.checkStalls(now, states)
+			e.checkBans(bans)
 		}
 	}
+}
+
+// banWatch remembers which banned IPs were reported, and which peers each
+// IP had at the last look, to name them once the ban has dropped them.
+type banWatch struct {
+	known map[string]bool
+	peers map[string][]string // IP -> "addr (client)" of connected peers
+}
+
+// checkBans reports the IP bans anacrolix makes for bad data. anacrolix
+// v1.59.1 bans the whole IP (smart ban and single-toucher hash failures
+// alike) and has no knob, hook or unban for it: every peer behind that
+// address (CGNAT, one household) is dropped with the culprit and never
+// dialed again. We cannot undo it; we say who was dropped and why.
+func (e *Engine) checkBans(w *banWatch) {
+	ips := e.cl.BadPeerIPs()
+	for _, ip := range ips {
+		if w.known[ip] {
+			continue
+		}
+		w.known[ip] = true
+		who := "no connected peer"
+		if ps := w.peers[ip]; len(ps) > 0 {
+			who = strings.Join(ps, ", ")
+		}
+		e.emit(Event{Kind: EventPeerBanned, Peer: ip,
+			Message: fmt.Sprintf("banned %s after it sent data that failed the piece hash check; dropped every peer on that IP (%s) and will not dial it again (anacrolix bans whole IPs)", ip, who)})
+	}
+	cur := map[string][]string{}
+	e.mu.Lock()
+	tss := make([]*torrentState, 0, len(e.order))
+	for _, ih := range e.order {
+		tss = append(tss, e.torrents[ih])
+	}
+	e.mu.Unlock()
+	for _, ts := range tss {
+		for _, pc := range ts.t.PeerConns() {
+			ap := remoteAddrPort(pc)
+			if !ap.IsValid() {
+				continue
+			}
+			d := ap.String()
+			if name, _ := pc.PeerClientName.Load().(string); name != "" {
+				d += " (" + name + ")"
+			}
+			ip := ap.Addr().String()
+			cur[ip] = append(cur[ip], d)
+		}
+	}
+	w.peers = cur
 }
 
 func (e *Engine) checkStalls(now time.Time, states map[string]*stallState) {

@@ -1,6 +1,9 @@
 package labtest
 
 import (
+	"fmt"
+	"os"
+	"path/filepath"
 	"strings"
 	"syscall"
 	"testing"
@@ -104,6 +107,60 @@ func TestStoppedAnnounceOnExit(t *testing.T) {
 			if exitTook > 15*time.Second {
 				t.Errorf("exit took %s; the stopped announce is bounded by a few seconds", exitTook)
 			}
+		})
+	}
+}
+
+// transmission-cli 3.00 as a leecher behind NAT downloads from a public
+// swarmscope seeder. Over TCP it completes. Over uTP it gets 0 bytes:
+// anacrolix sends the end of the handshake and the messages after it in
+// one uTP packet and Transmission 3.00 does not parse them until more data
+// arrives; the public anacrolix API gives no control over that coalescing,
+// so the workaround is on Transmission's side (utp-enabled false), and the
+// uTP case runs only with -long, where it documents the limitation.
+func TestTransmissionCLILeecher(t *testing.T) {
+	needFeature(t, "seed", "seeding after completion (--seed)")
+	nslab.Require(t, "transmission-cli")
+	for _, utp := range []bool{false, true} {
+		name := map[bool]string{false: "tcp", true: "utp"}[utp]
+		t.Run(name, func(t *testing.T) {
+			if utp && !*long {
+				t.Skip("uTP case is the documented limitation; -long runs it")
+			}
+			s := newSwarm(t, size(8<<20), false)
+			pub := s.lab.PublicHost("swarmscope", 1)
+			home := s.lab.Home("home", nslab.NATPortRestricted)
+			r := startHeadless(t, pub, s.seedDir("seed"), 6881, s.tt.Path, "--seed")
+			s.waitPeers(1) // listed as a leecher while it still checks its data
+
+			cfg := s.emptyDir("tcli-config")
+			settings := fmt.Sprintf(`{"dht-enabled": false, "lpd-enabled": false, "utp-enabled": %v, "port-forwarding-enabled": false, "message-level": 2}`, utp)
+			if err := os.WriteFile(filepath.Join(cfg, "settings.json"), []byte(settings), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			dl := s.emptyDir("tcli")
+			done := filepath.Join(s.lab.Dir(), "tcli-done")
+			script := filepath.Join(s.lab.Dir(), "tcli-done.sh")
+			if err := os.WriteFile(script, []byte("#!/bin/sh\ntouch "+done+"\n"), 0o755); err != nil {
+				t.Fatal(err)
+			}
+			start := time.Now()
+			cli := home.Host.Start("transmission-cli", "-g", cfg, "-w", dl, "-p", "51413", "-M", "-f", script, s.tt.Path)
+			defer cli.Kill()
+			err := nslab.WaitFor(3*time.Minute, func() (bool, error) {
+				if _, err := os.Stat(done); err == nil {
+					return true, nil
+				}
+				if cli.Exited() {
+					return false, nslab.Stop(fmt.Errorf("transmission-cli exited: %v", cli.Err()))
+				}
+				return false, fmt.Errorf("transmission-cli not finished")
+			})
+			if err != nil {
+				t.Fatalf("%v\n%s\n%s", err, tail(cli.Output(), 2000), r.describe())
+			}
+			t.Logf("transmission-cli over %s finished in %s", name, time.Since(start).Round(100*time.Millisecond))
+			s.verifyIn(dl)
 		})
 	}
 }
