@@ -21,6 +21,7 @@ func (e *Engine) installCallbacks(tc *torrent.ClientConfig) {
 	cb.PeerConnReadExtensionMessage = append(cb.PeerConnReadExtensionMessage, e.onExtensionMessage)
 	cb.StatusUpdated = append(cb.StatusUpdated, e.onStatus)
 	capReqq(tc) // engine/watchdog.go: Transmission's reqq stall
+	e.installMetaGuard(tc) // engine/metaguard.go: metadata bombs from peers
 }
 
 func (e *Engine) upnpActive() bool {
