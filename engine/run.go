@@ -20,7 +20,7 @@ func (e *Engine) installCallbacks(tc *torrent.ClientConfig) {
 	cb.PeerConnClosed = e.onPeerConnClosed
 	cb.PeerConnReadExtensionMessage = append(cb.PeerConnReadExtensionMessage, e.onExtensionMessage)
 	cb.StatusUpdated = append(cb.StatusUpdated, e.onStatus)
-	capReqq(tc) // engine/watchdog.go: Transmission's reqq stall
+	capReqq(tc)            // engine/watchdog.go: Transmission's reqq stall
 	e.installMetaGuard(tc) // engine/metaguard.go: metadata bombs from peers
 }
 
