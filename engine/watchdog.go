@@ -2,6 +2,7 @@ package engine
 
 import (
 	"fmt"
+	"net/netip"
 	"os"
 	"strings"
 	"time"
@@ -192,12 +193,19 @@ func (e *Engine) checkStalls(now time.Time, states map[string]*stallState) {
 		case now.Sub(st.nudged) >= stallAfter && now.Sub(st.closedAt) >= 2*stallAfter:
 			// Re-requesting did not help: start those connections over.
 			st.closedAt = now
+			var again []torrent.PeerInfo
 			for _, pc := range holders {
 				e.emit(Event{Kind: EventStall, InfoHash: ih, Peer: pc.RemoteAddr.String(),
 					Message: fmt.Sprintf("stall: %s sent nothing for %s though it has pieces we need, even after re-requesting; closing the connection so it is dialed again",
 						pc.RemoteAddr, idle.Round(time.Second))})
+				if a, ok := redialAddr(pc); ok {
+					again = append(again, torrent.PeerInfo{Addr: addrPortAddr(a), Source: torrent.PeerSourceDirect})
+				}
 				pc.Close()
 			}
+			// anacrolix forgets a peer once connected: without this a closed
+			// peer would wait for the next tracker announce or PEX message.
+			t.AddPeers(again)
 		}
 	}
 	for ih := range states {
@@ -205,6 +213,22 @@ func (e *Engine) checkStalls(now time.Time, states map[string]*stallState) {
 			delete(states, ih)
 		}
 	}
+}
+
+// redialAddr is where pc can be dialed: the address we dialed, or for a
+// peer that dialed us its IP and the listen port it announced.
+func redialAddr(pc *torrent.PeerConn) (netip.AddrPort, bool) {
+	ap := remoteAddrPort(pc)
+	if !ap.IsValid() {
+		return ap, false
+	}
+	if string(pc.Discovery) != torrent.PeerSourceIncoming {
+		return ap, true
+	}
+	if pc.PeerListenPort > 0 && pc.PeerListenPort < 65536 {
+		return netip.AddrPortFrom(ap.Addr(), uint16(pc.PeerListenPort)), true
+	}
+	return ap, false
 }
 
 // hasPieceWeNeed reports whether pc has a piece the torrent wants and lacks.
