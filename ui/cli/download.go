@@ -155,14 +155,14 @@ func runDownload(ctx context.Context, args []string, stdout, stderr io.Writer) i
 		}
 		return r, err
 	}
-	err = tui.Run(ctx, tui.Options{
+	err = tui.Run(tuiContext(ctx), tui.Options{
 		Title:     fmt.Sprintf("swarmscope %s — %d torrent(s), listening on %s", version(), len(sources), e.ListenAddr()),
 		Backend:   e,
 		Snapshots: e.Snapshots(),
 		Events:    e.Events(),
 		NAT:       natCheck,
 	})
-	if err != nil {
+	if err != nil && ctx.Err() == nil {
 		fmt.Fprintf(stderr, "swarmscope: %v\n", oneLine(err.Error()))
 		return ExitFailure
 	}
@@ -171,10 +171,36 @@ func runDownload(ctx context.Context, args []string, stdout, stderr io.Writer) i
 	// choice and exits 0.
 	if snap := e.Latest(); ctx.Err() != nil && len(snap.Torrents) > 0 {
 		if done, failed := allDone(snap); !done || failed {
+			fmt.Fprintln(stderr, "swarmscope: interrupted; verified pieces are kept and resume next time")
 			return ExitFailure
 		}
 	}
 	return ExitOK
+}
+
+// tuiContext is the context the TUI runs under. Bubble Tea handles SIGINT
+// and SIGTERM itself: on a signal its handler sends the program a message
+// with a blocking send, and if the same signal has also cancelled the
+// program's context, the event loop is gone, the send never completes and
+// shutdown waits for that handler forever (seen: the TUI ignored SIGINT
+// about one time in two). So the signal context reaches the TUI only if
+// Bubble Tea has not ended within half a second of it, which covers a
+// signal that came before its handler was installed.
+func tuiContext(sig context.Context) context.Context {
+	ctx, cancel := context.WithCancel(context.WithoutCancel(sig))
+	go func() {
+		select {
+		case <-sig.Done():
+		case <-ctx.Done():
+			return
+		}
+		select {
+		case <-time.After(500 * time.Millisecond):
+			cancel()
+		case <-ctx.Done():
+		}
+	}()
+	return ctx
 }
 
 // validate checks flag values that parse but make no sense; every mistake

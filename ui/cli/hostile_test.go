@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"syscall"
@@ -229,5 +230,64 @@ func TestFIFOSourceEndsOnSIGINT(t *testing.T) {
 	}
 	if code == ExitUsage && !strings.Contains(errb.String(), "named pipe") {
 		t.Errorf("refusal does not say it is a named pipe: %q", errb.String())
+	}
+}
+
+var exitLine = regexp.MustCompile(`(?m)^EXIT:(\d+)`)
+
+// The TUI interrupted by SIGINT before its torrent is complete exits 1, as
+// the README says (it exited 0), and gives the terminal back.
+func TestTUISIGINTBeforeCompletionExitsOne(t *testing.T) {
+	tmux, err := exec.LookPath("tmux")
+	if err != nil {
+		t.Skip("tmux not installed")
+	}
+	dir := t.TempDir()
+	sock := fmt.Sprintf("swarmscope-cli-%d", os.Getpid())
+	tm := func(args ...string) string {
+		out, _ := exec.Command(tmux, append([]string{"-L", sock}, args...)...).CombinedOutput()
+		return string(out)
+	}
+	defer tm("kill-server")
+	tm("-f", "/dev/null", "new-session", "-d", "-s", "t", "-x", "120", "-y", "40", "-c", dir, "env", "PS1=$ ", "TERM=xterm-256color", "HOME="+dir, "sh")
+	pidFile := filepath.Join(dir, "pid")
+	// A torrent nobody has: it cannot complete. The shell records the
+	// pid of what it execs, so the signal goes to swarmscope alone.
+	line := fmt.Sprintf(`sh -c 'echo $$ > %s; exec %s --no-upnp --no-dht --stun "" --port 0 --bind 127.0.0.1 --dir %s %s'; echo "EXIT:$?"`,
+		pidFile, binary, filepath.Join(dir, "dl"), strings.Repeat("cd", 20))
+	tm("send-keys", "-t", "t", line, "Enter")
+	deadline := time.Now().Add(time.Minute)
+	for !strings.Contains(tm("capture-pane", "-p", "-t", "t"), "listening on") {
+		if time.Now().After(deadline) {
+			t.Fatalf("TUI did not start:\n%s", tm("capture-pane", "-p", "-t", "t"))
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	b, err := os.ReadFile(pidFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pid, err := strconv.Atoi(strings.TrimSpace(string(b)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := syscall.Kill(pid, syscall.SIGINT); err != nil {
+		t.Fatal(err)
+	}
+	for {
+		screen := tm("capture-pane", "-p", "-t", "t")
+		if m := exitLine.FindStringSubmatch(screen); m != nil {
+			if m[1] != "1" {
+				t.Fatalf("exit %s after SIGINT, want 1; screen:\n%s", m[1], screen)
+			}
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no exit after SIGINT; screen:\n%s", screen)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	if v := strings.TrimSpace(tm("display-message", "-p", "-t", "t", "#{alternate_on}")); v != "0" {
+		t.Errorf("alternate screen still on after exit (%q)", v)
 	}
 }
