@@ -35,6 +35,7 @@ type downloadFlags struct {
 	uploadLimit   int64
 	downloadLimit int64
 	peers         string
+	verify        bool
 }
 
 func downloadFlagSet(stderr io.Writer) (*flag.FlagSet, *downloadFlags) {
@@ -54,6 +55,7 @@ func downloadFlagSet(stderr io.Writer) (*flag.FlagSet, *downloadFlags) {
 	fs.BoolVar(&f.noDHT, "no-dht", false, "do not use the DHT")
 	fs.Int64Var(&f.uploadLimit, "upload-limit", 0, "upload limit in `bytes/s` (0 = none)")
 	fs.Int64Var(&f.downloadLimit, "download-limit", 0, "download limit in `bytes/s` (0 = none)")
+	fs.BoolVar(&f.verify, "verify", false, "re-hash all data already on disk before trusting it (finds changed files whose size and time are unchanged)")
 	fs.StringVar(&f.peers, "peer", "", "peer addresses to connect to, `host:port,...` (added to every torrent)")
 	fs.Usage = func() {
 		fmt.Fprint(fs.Output(), topUsage)
@@ -107,7 +109,7 @@ func runDownload(ctx context.Context, args []string, stdout, stderr io.Writer) i
 	e, err := engine.New(ctx, engine.Config{
 		DataDir: f.dir, ListenHost: f.bind, ListenPort: f.port, MaxConns: f.maxConns,
 		NoDHT: f.noDHT, UploadLimit: f.uploadLimit, DownloadLimit: f.downloadLimit,
-		Log: io.Discard,
+		Log: io.Discard, Verify: f.verify,
 	})
 	if err != nil {
 		fmt.Fprintf(stderr, "swarmscope: %v\n", oneLine(err.Error()))
