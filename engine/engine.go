@@ -105,7 +105,8 @@ type Engine struct {
 	connects map[netip.AddrPort]*connectRecord
 	paths    [len(Origins)]pathState
 	nextID   uint64
-	natHint  string // our NAT type as nat/ measured it, to explain failures
+	natHint  string    // our NAT type as nat/ measured it, to explain failures
+	bans     *banWatch // engine/watchdog.go
 }
 
 type torrentState struct {

@@ -22,6 +22,7 @@ func (e *Engine) installCallbacks(tc *torrent.ClientConfig) {
 	cb.StatusUpdated = append(cb.StatusUpdated, e.onStatus)
 	capReqq(tc)            // engine/watchdog.go: Transmission's reqq stall
 	e.installMetaGuard(tc) // engine/metaguard.go: metadata bombs from peers
+	e.installBanWatch(tc)  // engine/watchdog.go: say whom an IP ban dropped
 }
 
 func (e *Engine) upnpActive() bool {

@@ -4,7 +4,9 @@ import (
 	"fmt"
 	"net/netip"
 	"os"
+	"sort"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/anacrolix/torrent"
@@ -72,45 +74,68 @@ func (e *Engine) watchdog() {
 	tick := time.NewTicker(watchdogEvery)
 	defer tick.Stop()
 	states := map[string]*stallState{}
-	bans := &banWatch{known: map[string]bool{}}
+	bans := e.bans
+	// Bans are looked for every second: the peers a ban drops must have
+	// been seen before it.
+	banTick := time.NewTicker(time.Second)
+	defer banTick.Stop()
 	for {
 		select {
 		case <-e.ctx.Done():
 			return
 		case now := <-tick.C:
 			e.checkStalls(now, states)
-			e.checkBans(bans)
+		case now := <-banTick.C:
+			e.checkBans(now, bans)
 		}
 	}
 }
 
 // banWatch remembers which banned IPs were reported, and which peers each
-// IP had at the last look, to name them once the ban has dropped them.
+// IP had recently, to name them once the ban has dropped them.
 type banWatch struct {
+	mu    sync.Mutex
 	known map[string]bool
-	peers map[string][]string // IP -> "addr (client)" of connected peers
+	seen  map[string]map[string]time.Time // IP -> "addr (client)" -> last seen
 }
+
+func (w *banWatch) saw(ap netip.AddrPort, client string, now time.Time) {
+	d := ap.String()
+	if client != "" {
+		d += " (" + client + ")"
+	}
+	ip := ap.Addr().Unmap().String()
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.seen == nil {
+		w.seen = map[string]map[string]time.Time{}
+	}
+	if w.seen[ip] == nil {
+		w.seen[ip] = map[string]time.Time{}
+	}
+	w.seen[ip][d] = now
+}
+
+// installBanWatch records every connection as it is made: a ban can come
+// within a second of it.
+func (e *Engine) installBanWatch(tc *torrent.ClientConfig) {
+	e.bans = &banWatch{known: map[string]bool{}}
+	tc.Callbacks.PeerConnAdded = append(tc.Callbacks.PeerConnAdded, func(pc *torrent.PeerConn) {
+		if ap := remoteAddrPort(pc); ap.IsValid() {
+			e.bans.saw(ap, "", time.Now())
+		}
+	})
+}
+
+// banMemory is how long a peer is remembered for naming in a ban event.
+const banMemory = 2 * time.Minute
 
 // checkBans reports the IP bans anacrolix makes for bad data. anacrolix
 // v1.59.1 bans the whole IP (smart ban and single-toucher hash failures
 // alike) and has no knob, hook or unban for it: every peer behind that
 // address (CGNAT, one household) is dropped with the culprit and never
 // dialed again. We cannot undo it; we say who was dropped and why.
-func (e *Engine) checkBans(w *banWatch) {
-	ips := e.cl.BadPeerIPs()
-	for _, ip := range ips {
-		if w.known[ip] {
-			continue
-		}
-		w.known[ip] = true
-		who := "no connected peer"
-		if ps := w.peers[ip]; len(ps) > 0 {
-			who = strings.Join(ps, ", ")
-		}
-		e.emit(Event{Kind: EventPeerBanned, Peer: ip,
-			Message: fmt.Sprintf("banned %s after it sent data that failed the piece hash check; dropped every peer on that IP (%s) and will not dial it again (anacrolix bans whole IPs)", ip, who)})
-	}
-	cur := map[string][]string{}
+func (e *Engine) checkBans(now time.Time, w *banWatch) {
 	e.mu.Lock()
 	tss := make([]*torrentState, 0, len(e.order))
 	for _, ih := range e.order {
@@ -123,15 +148,43 @@ func (e *Engine) checkBans(w *banWatch) {
 			if !ap.IsValid() {
 				continue
 			}
-			d := ap.String()
-			if name, _ := pc.PeerClientName.Load().(string); name != "" {
-				d += " (" + name + ")"
-			}
-			ip := ap.Addr().String()
-			cur[ip] = append(cur[ip], d)
+			name, _ := pc.PeerClientName.Load().(string)
+			w.saw(ap, name, now)
 		}
 	}
-	w.peers = cur
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	for _, s := range e.cl.BadPeerIPs() {
+		ip := s
+		if a, err := netip.ParseAddr(s); err == nil {
+			ip = a.Unmap().String()
+		}
+		if w.known[ip] {
+			continue
+		}
+		w.known[ip] = true
+		var who []string
+		for d := range w.seen[ip] {
+			who = append(who, d)
+		}
+		sort.Strings(who)
+		list := "no peer seen on it recently"
+		if len(who) > 0 {
+			list = strings.Join(who, ", ")
+		}
+		e.emit(Event{Kind: EventPeerBanned, Peer: ip,
+			Message: fmt.Sprintf("banned IP %s after data from it failed the piece hash check; every peer on that IP is dropped and not dialed again (anacrolix bans whole IPs): %s", ip, list)})
+	}
+	for ip, m := range w.seen {
+		for d, at := range m {
+			if now.Sub(at) > banMemory {
+				delete(m, d)
+			}
+		}
+		if len(m) == 0 {
+			delete(w.seen, ip)
+		}
+	}
 }
 
 func (e *Engine) checkStalls(now time.Time, states map[string]*stallState) {
