@@ -246,6 +246,11 @@ func (e *Engine) sample(now time.Time) {
 			tr.info = true
 			tr.size = t.Length()
 			tr.completed = t.BytesCompleted()
+			// Progress is what is verified and stored (a restart keeps it),
+			// not chunks of pieces still in flight.
+			if n, ok := e.store.VerifiedBytes(t.InfoHash()); ok {
+				tr.completed = n
+			}
 			tr.numPieces = t.NumPieces()
 			tr.complete = t.Complete().Bool()
 			for _, f := range filesIf(r.validated, t) {

@@ -571,3 +571,20 @@ func (t *Torrent) ioError(op string, f *file, err error) error {
 	t.fail(e)
 	return e
 }
+
+// VerifiedBytes is the size of the torrent's pieces that are verified and
+// stored: what a restart keeps. (anacrolix's BytesCompleted also counts
+// chunks of pieces still being collected.) ok is false when the torrent is
+// not open here.
+func (c *Client) VerifiedBytes(ih metainfo.Hash) (n int64, ok bool) {
+	t := c.torrent(ih)
+	if t == nil {
+		return 0, false
+	}
+	for i := range t.pieces {
+		if t.pieces[i].state.Load() == stateComplete {
+			n += t.pieces[i].length
+		}
+	}
+	return n, true
+}
