@@ -166,6 +166,7 @@ func Check(ctx context.Context, opts Options) (Report, error) {
 	}
 	rep.Servers = res.servers
 	rep.Notes = append(rep.Notes, res.notes...)
+	rep.Disagreements = res.disagreements
 	rep.Hairpin = res.hairpin
 	rep.PortPreserved = res.portPreserved
 	rep.Filtering = res.filtering
@@ -176,8 +177,8 @@ func Check(ctx context.Context, opts Options) (Report, error) {
 	}
 	if res.mapped != nil {
 		rep.PublicAddr = res.mapped.String()
-		rep.BehindNAT = !isOwnIP(opts.Listener, localIP, res.mapped.IP)
-		if !rep.BehindNAT {
+		rep.BehindNAT = ptr(!isOwnIP(opts.Listener, localIP, res.mapped.IP))
+		if !*rep.BehindNAT {
 			rep.Mapping = BehaviorNone
 		}
 	}

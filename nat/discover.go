@@ -40,6 +40,7 @@ type stunResult struct {
 	portPreserved *bool
 	hairpin       *bool
 	notes         []string
+	disagreements []string
 	anyAnswer     bool
 	// answered and resolved are server addresses that answered / could
 	// at least be resolved.
@@ -66,10 +67,11 @@ func (p *prober) do(ctx context.Context, s *sock, req stun.Request) (*stun.Respo
 
 // server is one configured STUN server and its answer to test I.
 type server struct {
-	name string
-	addr *net.UDPAddr
-	resp *stun.Response
-	err  error
+	name    string
+	addr    *net.UDPAddr
+	resp    *stun.Response
+	err     error
+	outcome Outcome
 }
 
 // behaviourServer is a server able to answer from a second address.
@@ -136,7 +138,10 @@ func (p *prober) discover(ctx context.Context, a *sock) (*stunResult, error) {
 				res.answered = append(res.answered, s.addr)
 			}
 		}
-		sr := ServerResult{Address: s.name}
+		sr := ServerResult{Address: s.name, Outcome: s.outcome}
+		if s.addr != nil {
+			sr.Resolved = s.addr.String()
+		}
 		if s.err != nil {
 			sr.Error = s.err.Error()
 		} else {
@@ -159,8 +164,9 @@ func (p *prober) discover(ctx context.Context, a *sock) (*stunResult, error) {
 	res.mapped = first.resp.Mapped
 	for _, s := range servers {
 		if s.err == nil && !s.resp.Mapped.IP.Equal(first.resp.Mapped.IP) {
-			res.notes = append(res.notes, fmt.Sprintf("servers disagree on the public IP (%s says %s): several uplinks or a load-balancing NAT", s.name, s.resp.Mapped.IP))
-			break
+			d := fmt.Sprintf("servers disagree on the public IP: %s says %s, %s says %s (several uplinks or a load-balancing NAT); the report shows %s's", first.name, first.resp.Mapped.IP, s.name, s.resp.Mapped.IP, first.name)
+			res.notes = append(res.notes, d)
+			res.disagreements = append(res.disagreements, d)
 		}
 	}
 
@@ -217,7 +223,9 @@ func (p *prober) discover(ctx context.Context, a *sock) (*stunResult, error) {
 	}
 
 	multi := compareMappings(servers)
+	nNotes := len(res.notes)
 	res.mapping = combineMapping(mapping5780, multi, &res.notes)
+	res.disagreements = append(res.disagreements, res.notes[nNotes:]...)
 	if res.hairpin != nil && !*res.hairpin && res.mapping != BehaviorEndpointIndependent && res.filtering != BehaviorEndpointIndependent {
 		// Under a destination-dependent (or unknown) mapping the looped
 		// packet gets a new source port that the filter drops, so silence
@@ -253,13 +261,14 @@ func (p *prober) phase1(ctx context.Context, a *sock) []*server {
 			defer wg.Done()
 			s.addr, s.err = p.resolve(ctx1, name)
 			if s.err != nil {
+				s.outcome = OutcomeUnresolved
 				return
 			}
-			s.resp, s.err = p.do(ctx1, a, stun.Request{To: s.addr, RTO: initialRTO, Attempts: 7})
+			var st stun.Stats
+			s.resp, s.err = p.do(ctx1, a, stun.Request{To: s.addr, RTO: initialRTO, Attempts: 7, Stats: &st})
+			s.outcome, s.err = judgeFirst(s.err, st, ctx, s.addr)
 			if s.err == nil {
 				answered <- answer{s.resp.RTT, s.resp.Other != nil}
-			} else {
-				s.err = describe(s.err, ctx1)
 			}
 		}()
 	}
@@ -307,12 +316,34 @@ func (p *prober) phase1(ctx context.Context, a *sock) []*server {
 	}
 }
 
-// describe words a phase-one failure for the servers table.
-func describe(err error, ctx context.Context) error {
-	if errors.Is(err, stun.ErrTimeout) || ctx.Err() != nil {
-		return errors.New("no response")
+// minSilentSends is how many transmissions must have gone unanswered (at
+// the 500 ms doubling RTO: 1.5 s of waiting) before silence counts as a
+// result rather than as a wait cut short by the time limit.
+const minSilentSends = 3
+
+// judgeFirst names how a server's first transaction ended and words the
+// failure for the servers table. parent is Check's context: when it ran
+// out, the wait was the user's time limit, not the server's silence.
+func judgeFirst(err error, st stun.Stats, parent context.Context, to *net.UDPAddr) (Outcome, error) {
+	var se *stun.ServerError
+	switch {
+	case err == nil:
+		return OutcomeAnswered, nil
+	case st.WrongFamily || errors.Is(err, stun.ErrWrongFamily):
+		return OutcomeWrongFamily, errors.New("answered with a mapped address of the other address family: rejected")
+	case st.Garbled || errors.Is(err, stun.ErrMalformed):
+		return OutcomeMalformed, errors.New("answered only with malformed STUN messages")
+	case st.WrongSource || errors.Is(err, stun.ErrWrongSource):
+		return OutcomeWrongSource, stun.ErrWrongSource
+	case errors.As(err, &se):
+		return OutcomeRefused, err
+	case errors.Is(err, stun.ErrTimeout), errors.Is(err, context.DeadlineExceeded), errors.Is(err, context.Canceled):
+		if st.Sends >= minSilentSends && (parent.Err() == nil || errors.Is(err, stun.ErrTimeout)) {
+			return OutcomeSilent, errors.New("no response")
+		}
+		return OutcomeCutShort, fmt.Errorf("no response before the time limit (%d request(s) sent in %.0f ms)", st.Sends, float64(st.Elapsed.Microseconds())/1000)
 	}
-	return err
+	return OutcomeSendFailed, err
 }
 
 func firstAnswer(servers []*server) *server {
@@ -348,6 +379,10 @@ func pickBehaviourServer(servers []*server, notes *[]string) (*behaviourServer, 
 			continue
 		}
 		o := s.resp.Other
+		if !stun.SameFamily(o, s.addr) {
+			*notes = append(*notes, fmt.Sprintf("%s advertises a second address %s of the other address family; ignored", s.name, o))
+			continue
+		}
 		if o.IP.IsUnspecified() || o.IP.IsMulticast() {
 			*notes = append(*notes, fmt.Sprintf("%s advertises an unusable second address %s", s.name, o))
 			continue
@@ -431,10 +466,18 @@ func (p *prober) mappingTest(ctx context.Context, a *sock, bs *behaviourServer, 
 func (p *prober) filteringTest(ctx context.Context, bs *behaviourServer, rto time.Duration) (Behavior, []*net.UDPAddr, []string) {
 	type outcome struct {
 		passed bool // the changed-address answer arrived
-		known  bool
-		local  *net.UDPAddr
-		mapped *net.UDPAddr
-		note   string
+		// filtered: silence first, then an answer once our filter was
+		// opened toward the changed address — the server proved it
+		// answers from there, so the first silence was the filter.
+		filtered bool
+		// silent: silence the server did not explain (it may drop or
+		// delay CHANGE-REQUESTs, or its second address may be dead);
+		// otherAnswered: a direct request to the changed address was
+		// answered, so that address at least exists.
+		silent, otherAnswered bool
+		local                 *net.UDPAddr
+		mapped                *net.UDPAddr
+		note                  string
 	}
 	run := func(changeIP, changePort bool, from *net.UDPAddr) outcome {
 		s, err := p.listen(ctx, 0)
@@ -449,22 +492,41 @@ func (p *prober) filteringTest(ctx context.Context, bs *behaviourServer, rto tim
 			return o
 		}
 		o.mapped = ctl.Mapped
-		_, err = p.do(ctx, s, stun.Request{To: bs.primary, ChangeIP: changeIP, ChangePort: changePort, ExpectFrom: from, RTO: rto, Attempts: phase2Attempts, Copies: 2})
+		change := stun.Request{To: bs.primary, ChangeIP: changeIP, ChangePort: changePort, ExpectFrom: from, RTO: rto, Attempts: phase2Attempts, Copies: 2}
+		_, err = p.do(ctx, s, change)
 		var se *stun.ServerError
 		switch {
 		case err == nil:
-			o.passed, o.known = true, true
+			o.passed = true
+			return o
 		case errors.Is(err, stun.ErrTimeout):
-			// The control proved the path works; the server promised
-			// the second address. Silence is the filter.
-			o.known = true
+			// Guards following: silence is the filter only if the
+			// server can be shown to answer from the changed address.
 		case errors.Is(err, stun.ErrWrongSource):
 			o.note = fmt.Sprintf("%s ignored CHANGE-REQUEST (answered from the wrong address)", bs.primary)
+			return o
 		case errors.As(err, &se):
 			o.note = fmt.Sprintf("%s refused CHANGE-REQUEST: %v", bs.primary, err)
+			return o
 		default:
 			o.note = fmt.Sprintf("filtering test: %v", err)
+			return o
 		}
+		// Open our filter toward the changed address by sending to it
+		// from this socket, then ask again. Under an endpoint-
+		// independent mapping the answer now passes: the server works
+		// and the first silence was the filter.
+		o.silent = true
+		if _, err := p.do(ctx, s, stun.Request{To: from, RTO: rto, Attempts: phase2Attempts}); err != nil {
+			o.note = fmt.Sprintf("%s (the server's second address) did not answer, so silence after CHANGE-REQUEST says nothing about filtering", from)
+			return o
+		}
+		o.otherAnswered = true
+		if _, err := p.do(ctx, s, change); err == nil {
+			o.silent, o.filtered = false, true
+			return o
+		}
+		o.note = fmt.Sprintf("%s did not answer CHANGE-REQUEST even with the filter open toward %s (the server drops or delays it, or the mapping depends on the destination), so that filtering test is not counted", bs.primary, from)
 		return o
 	}
 	var (
@@ -488,22 +550,39 @@ func (p *prober) filteringTest(ctx context.Context, bs *behaviourServer, rto tim
 	var notes []string
 	var seen []*net.UDPAddr
 	for _, o := range []outcome{both, port} {
-		if o.note != "" {
-			notes = append(notes, o.note)
-		}
 		if o.local != nil && o.mapped != nil {
 			seen = append(seen, o.local, o.mapped)
 		}
 	}
+	var f Behavior
 	switch {
-	case both.known && both.passed:
-		return BehaviorEndpointIndependent, seen, notes
-	case port.known && !port.passed:
-		return BehaviorAddressAndPortDependent, seen, notes
-	case both.known && port.known && port.passed:
-		return BehaviorAddressDependent, seen, notes
+	case both.passed:
+		f = BehaviorEndpointIndependent
+	case port.filtered:
+		f = BehaviorAddressAndPortDependent
+	case port.passed && (both.filtered || both.silent && both.otherAnswered):
+		// The server honours CHANGE-REQUEST (the port change came
+		// through) and its other IP answers: the IP change's silence is
+		// the filter, even where a destination-dependent mapping keeps
+		// the reopening trick from confirming it.
+		f = BehaviorAddressDependent
+	default:
+		f = BehaviorUnknown
 	}
-	return BehaviorUnknown, seen, notes
+	if f == BehaviorUnknown || f == BehaviorAddressAndPortDependent {
+		for _, o := range []outcome{both, port} {
+			if o.note != "" {
+				notes = append(notes, o.note)
+			}
+		}
+	} else {
+		for _, o := range []outcome{both, port} {
+			if o.note != "" && !o.silent {
+				notes = append(notes, o.note)
+			}
+		}
+	}
+	return f, seen, notes
 }
 
 // hairpinTest sends a Binding request from the primary socket to its own
@@ -605,5 +684,3 @@ func portPreservation(local, mapped *net.UDPAddr, extra []*net.UDPAddr) *bool {
 	}
 	return &preserved
 }
-
-func ptr[T any](v T) *T { return &v }

@@ -78,6 +78,45 @@ type ServerResult struct {
 	// Protocol is what the server speaks: "rfc5780" (OTHER-ADDRESS),
 	// "rfc3489" (MAPPED/CHANGED-ADDRESS, e.g. stund) or "rfc5389" (plain).
 	Protocol string `json:"protocol,omitempty"`
+	// Outcome says what came back, one of the Outcome constants; only
+	// OutcomeSilent is evidence that UDP is blocked.
+	Outcome Outcome `json:"outcome,omitempty"`
+	// Resolved is the server's IP:port as contacted.
+	Resolved string `json:"resolved,omitempty"`
+}
+
+// Outcome is what one STUN server's first request ended with.
+type Outcome string
+
+const (
+	OutcomeAnswered Outcome = "answered"
+	// OutcomeSilent: nothing at all came back during the whole wait.
+	OutcomeSilent Outcome = "silent"
+	// OutcomeCutShort: the time limit ended the wait too early for
+	// silence to mean anything.
+	OutcomeCutShort Outcome = "cut-short"
+	// OutcomeMalformed: only undecodable datagrams came back.
+	OutcomeMalformed Outcome = "malformed"
+	// OutcomeWrongFamily: the mapped address was of the other family.
+	OutcomeWrongFamily Outcome = "wrong-family"
+	// OutcomeWrongSource: answers came from an unexpected address.
+	OutcomeWrongSource Outcome = "wrong-source"
+	// OutcomeRefused: a STUN error response.
+	OutcomeRefused Outcome = "refused"
+	// OutcomeSendFailed: the request could not be sent (no route…).
+	OutcomeSendFailed Outcome = "send-failed"
+	// OutcomeUnresolved: no address for the name.
+	OutcomeUnresolved Outcome = "unresolved"
+)
+
+// Heard reports whether the server sent anything back at all, usable or
+// not: then UDP to it works.
+func (o Outcome) Heard() bool {
+	switch o {
+	case OutcomeAnswered, OutcomeMalformed, OutcomeWrongFamily, OutcomeWrongSource, OutcomeRefused:
+		return true
+	}
+	return false
 }
 
 // Mapping is one UPnP port mapping swarmscope holds.
@@ -98,6 +137,27 @@ type UPnPReport struct {
 	Error      string    `json:"error,omitempty"`
 }
 
+// Yes reports whether a tri-state flag is known to be true.
+func Yes(b *bool) bool { return b != nil && *b }
+
+// No reports whether a tri-state flag is known to be false.
+func No(b *bool) bool { return b != nil && !*b }
+
+// Measured reports whether anything about the NAT was measured: a STUN
+// answer or a port mapping. The CLI exits 1 when nothing was.
+func (r *Report) Measured() bool {
+	return r.anyAnswer() || len(r.UPnP.Mappings) > 0
+}
+
+func (r *Report) anyAnswer() bool {
+	for _, s := range r.Servers {
+		if s.Error == "" && s.MappedAddr != "" {
+			return true
+		}
+	}
+	return false
+}
+
 // Reachability is the verdict and its advice.
 type Reachability struct {
 	Verdict Verdict `json:"verdict"`
@@ -109,7 +169,7 @@ type Report struct {
 	Time          time.Time      `json:"time"`
 	LocalAddr     string         `json:"local_addr"`
 	PublicAddr    string         `json:"public_addr"`
-	BehindNAT     bool           `json:"behind_nat"`
+	BehindNAT     *bool          `json:"behind_nat"` // nil = unknown
 	Mapping       Behavior       `json:"mapping"`
 	Filtering     Behavior       `json:"filtering"`
 	NATType       Type           `json:"nat_type"`
@@ -117,7 +177,7 @@ type Report struct {
 	Hairpin       *bool          `json:"hairpin"`        // nil = unknown
 	Servers       []ServerResult `json:"servers"`
 	UPnP          UPnPReport     `json:"upnp"`
-	DoubleNAT     bool           `json:"double_nat"`
+	DoubleNAT     *bool          `json:"double_nat"` // nil = unknown
 	Reachable     Reachability   `json:"reachable"`
 	DurationMs    float64        `json:"duration_ms"`
 
@@ -129,8 +189,13 @@ type Report struct {
 	// SharedSocket is true when the probe ran on the caller's own socket
 	// (the torrent client's), so PublicAddr is exactly what peers see.
 	SharedSocket bool `json:"shared_socket"`
-	// CGNAT is true when an address on the path is in 100.64.0.0/10.
-	CGNAT bool `json:"cgnat"`
+	// CGNAT is true when an address on the path is in 100.64.0.0/10,
+	// false when the path was seen to reach a public address without one,
+	// nil when it is unknown.
+	CGNAT *bool `json:"cgnat"`
+	// Disagreements lists where servers (or tests) contradicted each
+	// other, one sentence each; nothing is averaged away.
+	Disagreements []string `json:"disagreements,omitempty"`
 	// Notes explain unknown or surprising results, one sentence each.
 	Notes []string `json:"notes,omitempty"`
 }

@@ -65,7 +65,7 @@ func TestCheckWithSimulatedGateway(t *testing.T) {
 		if rep.NATType != nat.TypePortRestrictedCone || !rep.UPnP.Found || rep.UPnP.ExternalIP != r.PublicIP().String() || len(rep.UPnP.Mappings) != 2 {
 			t.Fatalf("keep=%v: %+v", keep, rep)
 		}
-		if rep.Reachable.Verdict != nat.VerdictUPnP || rep.DoubleNAT {
+		if rep.Reachable.Verdict != nat.VerdictUPnP || nat.Yes(rep.DoubleNAT) {
 			t.Fatalf("keep=%v: verdict %+v double %v", keep, rep.Reachable, rep.DoubleNAT)
 		}
 		if keep != (len(r.Forwards()) > 0) {
@@ -106,7 +106,7 @@ func TestCheckDoubleNAT(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !rep.DoubleNAT || !rep.CGNAT || rep.Reachable.Verdict == nat.VerdictUPnP {
+	if !nat.Yes(rep.DoubleNAT) || !nat.Yes(rep.CGNAT) || rep.Reachable.Verdict == nat.VerdictUPnP {
 		t.Fatalf("double %v cgnat %v verdict %+v upnp %+v", rep.DoubleNAT, rep.CGNAT, rep.Reachable, rep.UPnP)
 	}
 	if len(inner.Forwards()) != 0 {

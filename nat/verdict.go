@@ -71,29 +71,73 @@ func IsPrivate(ip net.IP) bool {
 	return false
 }
 
+// IsPublic reports whether ip can be a public internet address: not
+// private, loopback, CGNAT, link-local, multicast or unspecified.
+func IsPublic(ip net.IP) bool {
+	return ip != nil && !IsPrivate(ip) && !ip.IsUnspecified() && !ip.IsMulticast() &&
+		!ip.IsLinkLocalUnicast() && !ip.IsInterfaceLocalMulticast()
+}
+
 // Judge fills the fields derived from the measurements: DoubleNAT, CGNAT,
 // NATType and Reachable. The engine calls it again when the UPnP state
-// changes.
+// changes. Guards following: every flag stays nil unless something
+// measured supports it.
 func (r *Report) Judge() {
-	anyAnswer := false
-	for _, s := range r.Servers {
-		if s.Error == "" && s.MappedAddr != "" {
-			anyAnswer = true
-		}
-	}
+	anyAnswer := r.anyAnswer()
 	public := hostIP(r.PublicAddr)
 	gw := net.ParseIP(r.UPnP.ExternalIP)
 	local := hostIP(r.LocalAddr)
 
-	r.CGNAT = IsCGNAT(local) || IsCGNAT(gw) || IsCGNAT(public)
-	r.DoubleNAT = r.UPnP.Found && gw != nil && !gw.IsUnspecified() &&
-		(IsPrivate(gw) || (public != nil && !gw.Equal(public)))
-	r.NATType = Classify(anyAnswer, r.BehindNAT, r.Mapping, r.Filtering)
-	if r.unresolved() {
-		// Nothing was sent, so silence says nothing about UDP.
+	switch {
+	case IsCGNAT(local) || IsCGNAT(gw) || IsCGNAT(public):
+		r.CGNAT = ptr(true)
+	case IsPublic(public):
+		// The path reached a public address and no address on it was
+		// in the shared space.
+		r.CGNAT = ptr(false)
+	default:
+		r.CGNAT = nil
+	}
+	switch {
+	case r.UPnP.Found && gw != nil && !gw.IsUnspecified() && (IsPrivate(gw) || (public != nil && !gw.Equal(public))):
+		r.DoubleNAT = ptr(true)
+	case No(r.BehindNAT) && IsPublic(public):
+		r.DoubleNAT = ptr(false)
+	case r.UPnP.Found && gw != nil && IsPublic(gw) && gw.Equal(public):
+		// The gateway's own WAN address is what the internet sees.
+		r.DoubleNAT = ptr(false)
+	default:
+		r.DoubleNAT = nil
+	}
+	r.NATType = Classify(anyAnswer, !No(r.BehindNAT), r.Mapping, r.Filtering)
+	if !anyAnswer && !r.udpSilence() {
+		// Guards following: "UDP blocked" needs a server that stayed
+		// silent for the whole wait; garbage, wrong answers, a cut-short
+		// wait, a dead loopback server or nothing sent say nothing.
 		r.NATType = TypeUnknown
 	}
 	r.Reachable = r.reachability()
+}
+
+// udpSilence reports whether the servers' silence is evidence that UDP is
+// blocked: no server sent anything back, and at least one that is not on
+// this machine was waited for in full.
+func (r *Report) udpSilence() bool {
+	silent := false
+	for _, s := range r.Servers {
+		if s.Outcome.Heard() {
+			return false
+		}
+		if s.Outcome != OutcomeSilent {
+			continue
+		}
+		if ip := hostIP(s.Resolved); ip != nil && ip.IsLoopback() {
+			// Loopback UDP passes no NAT: silence there is a dead server.
+			continue
+		}
+		silent = true
+	}
+	return silent
 }
 
 // reachability answers "can peers reach you?" and says why in the user's
@@ -116,9 +160,9 @@ func (r *Report) reachability() Reachability {
 	upnpActive := r.UPnP.Found && len(r.UPnP.Mappings) > 0
 	fwd := fmt.Sprintf("forward %s (TCP and UDP) to %s on your router", portP, localIP)
 	prefix := ""
-	if r.DoubleNAT {
+	if Yes(r.DoubleNAT) {
 		prefix = "You are behind two NATs"
-		if r.CGNAT {
+		if Yes(r.CGNAT) {
 			prefix = "You are behind your router and your provider's carrier-grade NAT"
 		}
 		if upnpActive {
@@ -130,7 +174,26 @@ func (r *Report) reachability() Reachability {
 	if r.unresolved() {
 		return Reachability{Verdict: VerdictUnknown, Advice: "None of the STUN servers could be resolved, so nothing was measured: check DNS or give servers as IP:port with --stun."}
 	}
-	if upnpActive && !r.DoubleNAT && r.NATType != TypeOpen {
+	if !r.anyAnswer() && r.NATType == TypeUnknown && !upnpActive {
+		return Reachability{Verdict: VerdictUnknown, Advice: "No STUN server gave a usable answer (" + r.silenceReason() + "), so nothing about your NAT was measured."}
+	}
+	if pub := hostIP(r.PublicAddr); pub != nil && !IsPublic(pub) && !upnpActive {
+		// The server is inside this machine, the LAN or the provider's
+		// network: what it saw is not what the internet sees.
+		where := "a private address"
+		switch {
+		case pub.IsLoopback():
+			where = "a loopback address (the server runs on this machine)"
+		case IsCGNAT(pub):
+			where = "a carrier-grade NAT address (the server is inside your provider's network)"
+		}
+		adv := fmt.Sprintf("The STUN server saw you as %s, %s, so this measured only the path to it: whether peers on the internet can reach you is unknown; test against a server on the internet.", pub, where)
+		if r.NATType == TypeOpen {
+			adv += fmt.Sprintf(" No NAT or filter lies between you and that server; if the internet reaches you the same way, peers can connect to %s.", portP)
+		}
+		return Reachability{Verdict: VerdictUnknown, Advice: adv}
+	}
+	if upnpActive && !Yes(r.DoubleNAT) && r.NATType != TypeOpen {
 		adv := fmt.Sprintf("Your router mapped %s (TCP and UDP) to you via UPnP, so peers can connect to %s while swarmscope runs.", portP, joinPort(r.UPnP.ExternalIP, port, r.PublicAddr))
 		if r.NATType == TypeUDPBlocked {
 			adv = fmt.Sprintf("No STUN server answered, so UDP looks blocked, but your router mapped %s via UPnP: TCP peers can connect in.", portP)
@@ -155,18 +218,52 @@ func (r *Report) reachability() Reachability {
 		}
 		return v(VerdictFullCone, adv)
 	case TypeRestrictedCone, TypePortRestrictedCone:
-		return v(VerdictOutboundOnly, fmt.Sprintf("Your %s NAT drops unsolicited connections, but its endpoint-independent mapping lets holepunching (BEP 55) work. To accept incoming peers, %s.", r.NATType, withUPnP(fwd, r.DoubleNAT)))
+		return v(VerdictOutboundOnly, fmt.Sprintf("Your %s NAT drops unsolicited connections, but its endpoint-independent mapping lets holepunching (BEP 55) work. To accept incoming peers, %s.", r.NATType, withUPnP(fwd, Yes(r.DoubleNAT))))
 	case TypeSymmetric:
-		return v(VerdictOutboundOnly, fmt.Sprintf("Your symmetric NAT gives each destination a different port, which defeats holepunching. Only outgoing connections work unless you %s.", withUPnP(fwd, r.DoubleNAT)))
+		return v(VerdictOutboundOnly, fmt.Sprintf("Your symmetric NAT gives each destination a different port, which defeats holepunching. Only outgoing connections work unless you %s.", withUPnP(fwd, Yes(r.DoubleNAT))))
 	case TypeSymmetricFirewall:
 		return v(VerdictOutboundOnly, fmt.Sprintf("Your address %s is public but a firewall drops unsolicited packets: allow incoming TCP and UDP on %s.", hostOr(r.PublicAddr), portP))
 	case TypeUDPBlocked:
 		return Reachability{Verdict: VerdictUnknown, Advice: "No STUN server answered: UDP looks blocked on this network (or every server is down), so uTP, DHT and holepunching cannot work; TCP may still connect out."}
 	}
-	if !r.BehindNAT && r.PublicAddr != "" {
+	if No(r.BehindNAT) && r.PublicAddr != "" {
 		return v(VerdictUnknown, fmt.Sprintf("Your address %s is public, but the filtering test was inconclusive; if peers cannot reach you, allow incoming TCP and UDP on %s in your firewall.", hostOr(r.PublicAddr), portP))
 	}
 	return v(VerdictUnknown, fmt.Sprintf("The STUN servers could not test your NAT's behaviour (an RFC 5780 server can); to be reachable for sure, %s.", fwd)+holepunchClause(r.Mapping))
+}
+
+// silenceReason words why no server's answer could be used.
+func (r *Report) silenceReason() string {
+	var parts []string
+	seen := map[Outcome]bool{}
+	for _, s := range r.Servers {
+		if seen[s.Outcome] {
+			continue
+		}
+		seen[s.Outcome] = true
+		switch s.Outcome {
+		case OutcomeMalformed:
+			parts = append(parts, "malformed replies arrived, so UDP works")
+		case OutcomeWrongFamily:
+			parts = append(parts, "a server answered with an address of the wrong family")
+		case OutcomeWrongSource:
+			parts = append(parts, "answers came from unexpected addresses")
+		case OutcomeRefused:
+			parts = append(parts, "a server refused the request")
+		case OutcomeCutShort:
+			parts = append(parts, "the time limit ended the wait before silence could mean anything")
+		case OutcomeSendFailed:
+			parts = append(parts, "requests could not be sent: no network?")
+		case OutcomeSilent:
+			parts = append(parts, "a server on this machine did not answer: it is down")
+		case OutcomeUnresolved:
+			parts = append(parts, "some names did not resolve")
+		}
+	}
+	if len(parts) == 0 {
+		return "no answer"
+	}
+	return strings.Join(parts, "; ")
 }
 
 // unresolved reports whether no server could even be addressed (DNS
@@ -176,6 +273,9 @@ func (r *Report) unresolved() bool {
 		return false
 	}
 	for _, s := range r.Servers {
+		if s.Outcome == OutcomeUnresolved {
+			continue
+		}
 		if s.Error == "" || !strings.HasPrefix(s.Error, "resolve ") && !strings.HasPrefix(s.Error, "bad ") {
 			return false
 		}
@@ -236,3 +336,5 @@ func joinPort(ip string, port int, fallback string) string {
 	}
 	return "port " + strconv.Itoa(port)
 }
+
+func ptr[T any](v T) *T { return &v }

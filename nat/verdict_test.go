@@ -40,29 +40,29 @@ func TestJudge(t *testing.T) {
 		double  bool
 		advice  []string
 	}{
-		{"upnp", Report{Servers: ok, BehindNAT: true, PublicAddr: "198.51.100.1:6881", LocalAddr: "192.168.1.5:6881", ProbedPort: 6881, ListenPort: 6881, Mapping: BehaviorEndpointIndependent, Filtering: BehaviorAddressAndPortDependent,
+		{"upnp", Report{Servers: ok, BehindNAT: &yes, PublicAddr: "198.51.100.1:6881", LocalAddr: "192.168.1.5:6881", ProbedPort: 6881, ListenPort: 6881, Mapping: BehaviorEndpointIndependent, Filtering: BehaviorAddressAndPortDependent,
 			UPnP: UPnPReport{Found: true, ExternalIP: "198.51.100.1", Mappings: []Mapping{{Proto: "TCP", ExternalPort: 6881}}}}, VerdictUPnP, false, []string{"6881", "UPnP"}},
-		{"gateway behind cgnat", Report{Servers: ok, BehindNAT: true, PublicAddr: "198.51.100.1:6881", LocalAddr: "192.168.1.5:6881", ProbedPort: 6881, ListenPort: 6881, Mapping: BehaviorEndpointIndependent, Filtering: BehaviorAddressAndPortDependent,
+		{"gateway behind cgnat", Report{Servers: ok, BehindNAT: &yes, PublicAddr: "198.51.100.1:6881", LocalAddr: "192.168.1.5:6881", ProbedPort: 6881, ListenPort: 6881, Mapping: BehaviorEndpointIndependent, Filtering: BehaviorAddressAndPortDependent,
 			UPnP: UPnPReport{Found: true, ExternalIP: "100.64.3.4", Mappings: []Mapping{{Proto: "TCP", ExternalPort: 6881}}}}, VerdictOutboundOnly, true, []string{"carrier-grade", "holepunching"}},
-		{"gateway ip differs", Report{Servers: ok, BehindNAT: true, PublicAddr: "198.51.100.1:6881", ProbedPort: 6881, ListenPort: 6881, Mapping: BehaviorAddressAndPortDependent, Filtering: BehaviorAddressAndPortDependent,
+		{"gateway ip differs", Report{Servers: ok, BehindNAT: &yes, PublicAddr: "198.51.100.1:6881", ProbedPort: 6881, ListenPort: 6881, Mapping: BehaviorAddressAndPortDependent, Filtering: BehaviorAddressAndPortDependent,
 			UPnP: UPnPReport{Found: true, ExternalIP: "203.0.113.9"}}, VerdictOutboundOnly, true, []string{"two NATs", "defeats holepunching"}},
-		{"symmetric", Report{Servers: ok, BehindNAT: true, PublicAddr: "198.51.100.1:7000", LocalAddr: "192.168.1.5:6881", ProbedPort: 6881, ListenPort: 6881, Mapping: BehaviorAddressAndPortDependent, Filtering: BehaviorAddressAndPortDependent},
+		{"symmetric", Report{Servers: ok, BehindNAT: &yes, PublicAddr: "198.51.100.1:7000", LocalAddr: "192.168.1.5:6881", ProbedPort: 6881, ListenPort: 6881, Mapping: BehaviorAddressAndPortDependent, Filtering: BehaviorAddressAndPortDependent},
 			VerdictOutboundOnly, false, []string{"symmetric", "defeats holepunching", "forward port 6881 (TCP and UDP) to 192.168.1.5"}},
-		{"port restricted", Report{Servers: ok, BehindNAT: true, PublicAddr: "198.51.100.1:6881", LocalAddr: "192.168.1.5:6881", ProbedPort: 6881, ListenPort: 6881, Mapping: BehaviorEndpointIndependent, Filtering: BehaviorAddressAndPortDependent},
+		{"port restricted", Report{Servers: ok, BehindNAT: &yes, PublicAddr: "198.51.100.1:6881", LocalAddr: "192.168.1.5:6881", ProbedPort: 6881, ListenPort: 6881, Mapping: BehaviorEndpointIndependent, Filtering: BehaviorAddressAndPortDependent},
 			VerdictOutboundOnly, false, []string{"holepunching (BEP 55) work", "port 6881"}},
-		{"full cone", Report{Servers: ok, BehindNAT: true, PublicAddr: "198.51.100.1:6881", ProbedPort: 6881, ListenPort: 6881, Mapping: BehaviorEndpointIndependent, Filtering: BehaviorEndpointIndependent, PortPreserved: &yes},
+		{"full cone", Report{Servers: ok, BehindNAT: &yes, PublicAddr: "198.51.100.1:6881", ProbedPort: 6881, ListenPort: 6881, Mapping: BehaviorEndpointIndependent, Filtering: BehaviorEndpointIndependent, PortPreserved: &yes},
 			VerdictFullCone, false, []string{"198.51.100.1:6881"}},
-		{"listen port named", Report{Servers: ok, BehindNAT: true, PublicAddr: "198.51.100.1:40000", ProbedPort: 40000, ListenPort: 6881, Mapping: BehaviorAddressAndPortDependent, Filtering: BehaviorAddressAndPortDependent},
+		{"listen port named", Report{Servers: ok, BehindNAT: &yes, PublicAddr: "198.51.100.1:40000", ProbedPort: 40000, ListenPort: 6881, Mapping: BehaviorAddressAndPortDependent, Filtering: BehaviorAddressAndPortDependent},
 			VerdictOutboundOnly, false, []string{"port 6881"}},
-		{"random probe port not named", Report{Servers: ok, BehindNAT: true, PublicAddr: "198.51.100.1:40000", ProbedPort: 40000, Mapping: BehaviorEndpointIndependent, Filtering: BehaviorAddressAndPortDependent},
+		{"random probe port not named", Report{Servers: ok, BehindNAT: &yes, PublicAddr: "198.51.100.1:40000", ProbedPort: 40000, Mapping: BehaviorEndpointIndependent, Filtering: BehaviorAddressAndPortDependent},
 			VerdictOutboundOnly, false, []string{"your torrent client's listen port"}},
-		{"blocked", Report{Servers: []ServerResult{{Address: "s:1", Error: "no response"}}}, VerdictUnknown, false, []string{"UDP looks blocked"}},
-		{"unknown", Report{Servers: ok, BehindNAT: true, PublicAddr: "198.51.100.1:6881", ProbedPort: 6881, ListenPort: 6881, Mapping: BehaviorUnknown, Filtering: BehaviorUnknown}, VerdictUnknown, false, []string{"RFC 5780"}},
+		{"blocked", Report{Servers: []ServerResult{{Address: "s:1", Error: "no response", Outcome: OutcomeSilent, Resolved: "198.51.100.9:3478"}}}, VerdictUnknown, false, []string{"UDP looks blocked"}},
+		{"unknown", Report{Servers: ok, BehindNAT: &yes, PublicAddr: "198.51.100.1:6881", ProbedPort: 6881, ListenPort: 6881, Mapping: BehaviorUnknown, Filtering: BehaviorUnknown}, VerdictUnknown, false, []string{"RFC 5780"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			r := tc.r
 			r.Judge()
-			if r.Reachable.Verdict != tc.verdict || r.DoubleNAT != tc.double {
+			if r.Reachable.Verdict != tc.verdict || Yes(r.DoubleNAT) != tc.double {
 				t.Fatalf("verdict %s double %v: %s", r.Reachable.Verdict, r.DoubleNAT, r.Reachable.Advice)
 			}
 			for _, want := range tc.advice {

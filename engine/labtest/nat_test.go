@@ -50,7 +50,7 @@ func compareWithStunClient(t *testing.T, home *nslab.Home, ref nslab.StunResult,
 	if ap, err := netip.ParseAddrPort(rep.PublicAddr); err != nil || ap.Addr() != publicIPOf(home) {
 		t.Errorf("%s: public_addr %q, want IP %s", home.Name, rep.PublicAddr, publicIPOf(home))
 	}
-	if rep.BehindNAT != (home.Kind != nslab.NATNone) {
+	if rep.BehindNAT == nil || *rep.BehindNAT != (home.Kind != nslab.NATNone) {
 		t.Errorf("%s: behind_nat %v for a %s router", home.Name, rep.BehindNAT, home.Kind)
 	}
 }
@@ -165,7 +165,7 @@ func TestNatCommandUPnP(t *testing.T) {
 	if rep.Reachable.Verdict != nat.VerdictUPnP {
 		t.Errorf("verdict %q, want %q (%s)", rep.Reachable.Verdict, nat.VerdictUPnP, rep.Reachable.Advice)
 	}
-	if rep.DoubleNAT {
+	if nat.Yes(rep.DoubleNAT) {
 		t.Errorf("double_nat reported for a single NAT")
 	}
 	requireNoMapping(t, home, port, "after swarmscope nat exited")

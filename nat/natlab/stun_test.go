@@ -81,10 +81,17 @@ func TestDiscoveryMatchesConfiguredBehaviour(t *testing.T) {
 					}
 					h, _ := r.AddHost("pc", natlab.LinkConfig{Latency: time.Millisecond})
 					rep := check(t, h, server)
-					if rep.Mapping != mb || rep.Filtering != fb {
+					wantF := fb
+					if mb == nat.BehaviorAddressAndPortDependent && fb == nat.BehaviorAddressAndPortDependent {
+						// Silence cannot be confirmed as filtering when no
+						// changed-source answer can pass (see nat's
+						// filteringTest): it is reported as unknown.
+						wantF = nat.BehaviorUnknown
+					}
+					if rep.Mapping != mb || rep.Filtering != wantF {
 						t.Errorf("measured mapping %s filtering %s, configured %s %s", rep.Mapping, rep.Filtering, mb, fb)
 					}
-					if !rep.BehindNAT {
+					if !nat.Yes(rep.BehindNAT) {
 						t.Errorf("not behind NAT")
 					}
 					if rep.PortPreserved == nil || *rep.PortPreserved != extras {

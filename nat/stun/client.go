@@ -32,6 +32,10 @@ type call struct {
 	sends         int
 	ch            chan *Response
 	wrongSource   bool
+	// garbled: a datagram from the destination that did not decode as
+	// STUN arrived; wrongFamily: an answer whose mapped address is of the
+	// other address family than the request's.
+	garbled, wrongFamily bool
 }
 
 // NewClient starts reading conn. Nobody else may read conn until Close.
@@ -101,6 +105,7 @@ func (c *Client) readLoop() {
 func (c *Client) Deliver(b []byte, from net.Addr) bool {
 	id, r, err := Parse(b)
 	if err != nil {
+		c.noteGarbage(from)
 		return false
 	}
 	c.mu.Lock()
@@ -120,6 +125,12 @@ func (c *Client) Deliver(b []byte, from net.Addr) bool {
 		cl.wrongSource = true
 		return true
 	}
+	if r.Class == ClassSuccess && !SameFamily(r.Mapped, cl.to) {
+		// An IPv6 "public address" for an IPv4 request (or the reverse)
+		// describes no mapping of this socket: a broken or lying server.
+		cl.wrongFamily = true
+		return true
+	}
 	r.RTT = time.Since(cl.sent)
 	r.Sends = cl.sends
 	select {
@@ -128,6 +139,46 @@ func (c *Client) Deliver(b []byte, from net.Addr) bool {
 	}
 	return true
 }
+
+// noteGarbage marks the transactions toward from: something arrived from
+// the server, so its silence cannot be read as "UDP blocked".
+func (c *Client) noteGarbage(from net.Addr) {
+	src := UDPAddrOf(from)
+	if src == nil {
+		return
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for _, cl := range c.pending {
+		if SameAddr(cl.to, src) || SameAddr(cl.expect, src) {
+			cl.garbled = true
+		}
+	}
+}
+
+// SameFamily reports whether a and b are both IPv4 or both IPv6.
+func SameFamily(a, b *net.UDPAddr) bool {
+	if a == nil || b == nil {
+		return false
+	}
+	return (a.IP.To4() == nil) == (b.IP.To4() == nil)
+}
+
+// Stats describes how a transaction went, filled in by Do when
+// Request.Stats is set, whatever the outcome.
+type Stats struct {
+	Sends   int           // transmissions (copies not counted)
+	Elapsed time.Duration // from the first send to the end
+	// Complete: the whole retransmission schedule ran (the context did
+	// not cut it short), so silence is a result.
+	Complete    bool
+	Garbled     bool // undecodable datagrams came from the server
+	WrongFamily bool // answers with a mapped address of the other family
+	WrongSource bool // answers from an unexpected address
+}
+
+// Heard reports whether anything at all came back from the server.
+func (s Stats) Heard() bool { return s.Garbled || s.WrongFamily || s.WrongSource }
 
 // Request describes one Binding transaction.
 type Request struct {
@@ -150,12 +201,14 @@ type Request struct {
 	// tests where silence is the answer: independent losses then rarely
 	// take every copy.
 	Copies int
+	// Stats, if set, receives how the transaction went.
+	Stats *Stats
 }
 
 // Do runs one transaction. The error is ErrTimeout, ErrWrongSource (only
-// answers from unexpected addresses arrived), a *ServerError, the context's
-// error, or a send failure.
-func (c *Client) Do(ctx context.Context, req Request) (*Response, error) {
+// answers from unexpected addresses arrived), ErrWrongFamily, ErrMalformed,
+// a *ServerError, the context's error, or a send failure.
+func (c *Client) Do(ctx context.Context, req Request) (resp *Response, err error) {
 	if req.To == nil {
 		return nil, errors.New("stun: request without destination")
 	}
@@ -185,9 +238,17 @@ func (c *Client) Do(ctx context.Context, req Request) (*Response, error) {
 	}
 	c.pending[id] = cl
 	c.mu.Unlock()
+	var start time.Time
+	complete := false
 	defer func() {
 		c.mu.Lock()
 		delete(c.pending, id)
+		if req.Stats != nil {
+			*req.Stats = Stats{Sends: cl.sends, Complete: complete, Garbled: cl.garbled, WrongFamily: cl.wrongFamily, WrongSource: cl.wrongSource}
+			if !start.IsZero() {
+				req.Stats.Elapsed = time.Since(start)
+			}
+		}
 		c.mu.Unlock()
 	}()
 
@@ -201,6 +262,9 @@ func (c *Client) Do(ctx context.Context, req Request) (*Response, error) {
 			// earlier copy then reads short rather than RTO-inflated.
 			c.mu.Lock()
 			cl.sent = time.Now()
+			if start.IsZero() {
+				start = cl.sent
+			}
 			cl.sends++
 			c.mu.Unlock()
 			for i := 0; i < max(req.Copies, 1); i++ {
@@ -213,10 +277,16 @@ func (c *Client) Do(ctx context.Context, req Request) (*Response, error) {
 			rto *= 2
 		} else {
 			c.mu.Lock()
-			wrong := cl.wrongSource
+			wrong, fam, garbled := cl.wrongSource, cl.wrongFamily, cl.garbled
 			c.mu.Unlock()
-			if wrong {
+			complete = true
+			switch {
+			case fam:
+				return nil, ErrWrongFamily
+			case wrong:
 				return nil, ErrWrongSource
+			case garbled:
+				return nil, ErrMalformed
 			}
 			return nil, ErrTimeout
 		}

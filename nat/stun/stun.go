@@ -54,6 +54,11 @@ type Response struct {
 var (
 	ErrTimeout     = errors.New("no response")
 	ErrWrongSource = errors.New("response came from an unexpected address")
+	// ErrWrongFamily: the server answered with a mapped address of the
+	// other family (IPv6 for an IPv4 request), which is no answer.
+	ErrWrongFamily = errors.New("answered with a mapped address of the wrong address family")
+	// ErrMalformed: only undecodable datagrams came back.
+	ErrMalformed = errors.New("answered only with malformed STUN messages")
 )
 
 // ServerError is a STUN error response.

@@ -37,6 +37,12 @@ type config struct {
 	mode         Mode
 	software     string
 	ignoreChange bool
+	// Hostile modes, for clients' tests.
+	dropChange  bool
+	changeDelay time.Duration
+	fakeOther   *net.UDPAddr
+	fakeMapped  net.IP
+	malformed   bool
 }
 
 // Option configures a Server.
@@ -59,6 +65,27 @@ func WithSoftware(s string) Option { return func(c *config) { c.software = s } }
 // address but answers CHANGE-REQUESTs from the primary socket anyway; clients
 // must not mistake that for a filtering result.
 func IgnoreChangeRequest() Option { return func(c *config) { c.ignoreChange = true } }
+
+// DropChangeRequest emulates a server that advertises a second address but
+// silently drops every request carrying CHANGE-REQUEST: silence that is the
+// server's, not the client's NAT's.
+func DropChangeRequest() Option { return func(c *config) { c.dropChange = true } }
+
+// DelayChangeRequest answers CHANGE-REQUESTs only after d: a slow or
+// overloaded server whose late answers a client must not read as filtering.
+func DelayChangeRequest(d time.Duration) Option { return func(c *config) { c.changeDelay = d } }
+
+// AdvertiseOther puts a (typically unreachable) address in OTHER-ADDRESS /
+// CHANGED-ADDRESS instead of the server's real second address.
+func AdvertiseOther(a *net.UDPAddr) Option { return func(c *config) { c.fakeOther = a } }
+
+// MappedAddress makes the server report ip (with the client's port) as the
+// client's mapped address, e.g. an IPv6 address for an IPv4 request.
+func MappedAddress(ip net.IP) Option { return func(c *config) { c.fakeMapped = ip } }
+
+// Malformed makes every success answer undecodable (a truncated
+// XOR-MAPPED-ADDRESS) while keeping the request's transaction ID.
+func Malformed() Option { return func(c *config) { c.malformed = true } }
 
 // Server answers STUN Binding requests on up to four sockets.
 type Server struct {
@@ -192,6 +219,9 @@ func (s *Server) handle(in net.PacketConn, b []byte, from net.Addr) {
 		s.sendError(in, src, req, 420, "Unknown Attribute", stun.UnknownAttributes(unknown))
 		return
 	}
+	if (changeIP || changePort) && s.cfg.dropChange {
+		return
+	}
 	if s.cfg.ignoreChange {
 		changeIP, changePort = false, false
 	}
@@ -209,6 +239,9 @@ func (s *Server) handle(in net.PacketConn, b []byte, from net.Addr) {
 		return
 	}
 	origin := natstun.UDPAddrOf(out.LocalAddr())
+	if s.cfg.fakeMapped != nil {
+		src = &net.UDPAddr{IP: s.cfg.fakeMapped, Port: src.Port}
+	}
 	setters := []stun.Setter{req, stun.BindingSuccess}
 	switch s.cfg.mode {
 	case ModeRFC3489:
@@ -240,12 +273,25 @@ func (s *Server) handle(in net.PacketConn, b []byte, from net.Addr) {
 	if s.cfg.mode != ModeRFC3489 {
 		setters = append(setters, stun.Fingerprint)
 	}
+	if s.cfg.malformed {
+		// A truncated address attribute: the header and transaction ID
+		// are right, the body is not.
+		setters = []stun.Setter{req, stun.BindingSuccess, stun.RawAttribute{Type: stun.AttrXORMappedAddress, Length: 3, Value: []byte{0, 1, 0}}}
+	}
 	resp, err := stun.Build(setters...)
 	if err != nil {
 		return
 	}
-	_ = out.SetWriteDeadline(time.Now().Add(time.Second))
-	_, _ = out.WriteTo(resp.Raw, src)
+	to := natstun.UDPAddrOf(from)
+	send := func() {
+		_ = out.SetWriteDeadline(time.Now().Add(time.Second))
+		_, _ = out.WriteTo(resp.Raw, to)
+	}
+	if d := s.cfg.changeDelay; d > 0 && (changeIP || changePort) {
+		time.AfterFunc(d, send)
+		return
+	}
+	send()
 }
 
 func (s *Server) sendError(out net.PacketConn, to *net.UDPAddr, req *stun.Message, code stun.ErrorCode, reason string, extra ...stun.Setter) {
@@ -275,6 +321,9 @@ func (s *Server) indexOf(c net.PacketConn) (int, int) {
 func (s *Server) other(x, y int) *net.UDPAddr {
 	if s.cfg.mode == ModePlain {
 		return nil
+	}
+	if s.cfg.fakeOther != nil {
+		return s.cfg.fakeOther
 	}
 	c := s.conns[1-x][1-y]
 	if c == nil {

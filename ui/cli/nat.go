@@ -103,9 +103,14 @@ func runNat(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 			fmt.Fprintf(stderr, "swarmscope nat: %v\n", err)
 			return 1
 		}
-		return 0
+	} else {
+		printNatReport(stdout, rep)
 	}
-	printNatReport(stdout, rep)
+	if !rep.Measured() {
+		// The report says why; the exit status says it is not a result.
+		fmt.Fprintln(stderr, "swarmscope nat: nothing could be measured")
+		return 1
+	}
 	return 0
 }
 
@@ -148,8 +153,11 @@ func printNatReport(w io.Writer, r nat.Report) {
 		}
 		return no
 	}
-	bold := func(v bool) string {
-		if v {
+	bold := func(v *bool) string {
+		switch {
+		case v == nil:
+			return th.Faint.Render("unknown")
+		case *v:
 			return th.Warn.Render("yes")
 		}
 		return "no"
@@ -170,13 +178,9 @@ func printNatReport(w io.Writer, r nat.Report) {
 	section("Addresses")
 	row("Local", orDash(th, r.LocalAddr))
 	row("Public", orDash(th, r.PublicAddr))
-	if r.PublicAddr == "" {
-		row("Behind NAT", th.Faint.Render("unknown"))
-	} else {
-		row("Behind NAT", bold(r.BehindNAT))
-	}
+	row("Behind NAT", bold(r.BehindNAT))
 	dn := bold(r.DoubleNAT)
-	if r.CGNAT {
+	if nat.Yes(r.CGNAT) {
 		dn += th.Subtle.Render("  (carrier-grade NAT address seen)")
 	}
 	row("Double NAT", dn)

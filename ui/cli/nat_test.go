@@ -42,7 +42,8 @@ func TestNatJSON(t *testing.T) {
 			t.Errorf("missing %q", k)
 		}
 	}
-	if m["nat_type"] != "open" || m["reachable"].(map[string]any)["verdict"] != "yes-public" {
+	// Loopback is never "public": the verdict is unknown.
+	if m["nat_type"] != "open" || m["reachable"].(map[string]any)["verdict"] != "unknown" {
 		t.Fatalf("%s", out.String())
 	}
 	srvs := m["servers"].([]any)
@@ -64,7 +65,7 @@ func TestNatHuman(t *testing.T) {
 		t.Fatalf("exit %d: %s", code, errb.String())
 	}
 	s := out.String()
-	for _, want := range []string{"Verdict", "reachable: yes, public address", "Addresses", "Behaviour", "STUN servers", srv, "rfc5780", "UPnP", "endpoint-independent"} {
+	for _, want := range []string{"Verdict", "loopback", "Addresses", "Behaviour", "STUN servers", srv, "rfc5780", "UPnP", "endpoint-independent"} {
 		if !strings.Contains(s, want) {
 			t.Errorf("missing %q in\n%s", want, s)
 		}
@@ -184,5 +185,23 @@ func TestNatColour(t *testing.T) {
 	t.Setenv("NO_COLOR", "1")
 	if s := run(); strings.Contains(s, "\x1b[") {
 		t.Fatalf("colour despite NO_COLOR:\n%q", s)
+	}
+}
+
+// Nothing measured (a server that only sends malformed replies): the
+// report is printed, the flags are null, and the exit status is 1.
+func TestNatNothingMeasuredExit1(t *testing.T) {
+	conns, err := stunserver.ListenUDP("127.0.0.1", "127.0.0.2")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- stunserver.New(conns, stunserver.Malformed()).Serve(ctx) }()
+	defer func() { cancel(); <-done }()
+	var out, errb bytes.Buffer
+	code := runNat(context.Background(), []string{"--stun", conns[0][0].LocalAddr().String(), "--no-upnp", "--json", "--timeout", "2s"}, &out, &errb)
+	if code != 1 || !strings.Contains(out.String(), `"behind_nat": null`) || !strings.Contains(out.String(), `"malformed"`) {
+		t.Fatalf("exit %d\n%s\n%s", code, out.String(), errb.String())
 	}
 }

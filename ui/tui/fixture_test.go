@@ -197,7 +197,7 @@ func fixtureNAT() nat.Report {
 		Time:          fixedNow.Add(-5 * time.Minute),
 		LocalAddr:     "192.168.1.23:42069",
 		PublicAddr:    "203.0.113.5:42069",
-		BehindNAT:     true,
+		BehindNAT:     &yes,
 		Mapping:       nat.BehaviorEndpointIndependent,
 		Filtering:     nat.BehaviorAddressAndPortDependent,
 		NATType:       nat.TypePortRestrictedCone,

@@ -227,7 +227,7 @@ func originAt(r int) int {
 }
 
 func natHeading(r *nat.Report) string {
-	if r != nil && !r.BehindNAT && r.PublicAddr != "" {
+	if r != nil && nat.No(r.BehindNAT) && r.PublicAddr != "" {
 		return "NO NAT"
 	}
 	return "NAT / ROUTER"
@@ -254,7 +254,7 @@ func natText(th *styles.Theme, r *nat.Report, running bool) map[int]string {
 	default:
 		t[7] = th.Subtle.Render("no UPnP")
 	}
-	if r.DoubleNAT {
+	if nat.Yes(r.DoubleNAT) {
 		t[9] = th.Bad.Render("⚠ double NAT")
 	}
 	return t

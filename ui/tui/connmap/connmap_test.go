@@ -31,7 +31,7 @@ func TestGatesTellTheTruth(t *testing.T) {
 	if v := draw(nil, nil); !strings.Contains(v, "─ ? ─") && !strings.Contains(v, "┄ ? ┄") {
 		t.Errorf("unknown inbound gate not shown:\n%s", v)
 	}
-	closed := &nat.Report{BehindNAT: true, NATType: nat.TypeSymmetric, Reachable: nat.Reachability{Verdict: nat.VerdictOutboundOnly}}
+	closed := &nat.Report{BehindNAT: ptrTrue(), NATType: nat.TypeSymmetric, Reachable: nat.Reachability{Verdict: nat.VerdictOutboundOnly}}
 	v := draw(closed, nil)
 	for _, want := range []string{"✗ closed", "✗ no UPnP", "symmetric", "reachable: no"} {
 		if !strings.Contains(v, want) {
@@ -62,3 +62,5 @@ func TestGatesTellTheTruth(t *testing.T) {
 		}
 	}
 }
+
+func ptrTrue() *bool { b := true; return &b }

@@ -117,7 +117,7 @@ func Lines(th *styles.Theme, r nat.Report, w int) []string {
 	out = append(out, th.NATBadge(r.NATType)+" "+th.Verdict(r.Reachable.Verdict))
 	out = append(out, kv("local", orDash(r.LocalAddr)))
 	pub := orDash(r.PublicAddr)
-	if !r.BehindNAT && r.PublicAddr != "" {
+	if nat.No(r.BehindNAT) && r.PublicAddr != "" {
 		pub += th.Good.Render("  (no NAT)")
 	}
 	out = append(out, kv("public", pub))
@@ -125,7 +125,7 @@ func Lines(th *styles.Theme, r nat.Report, w int) []string {
 	out = append(out, kv("filtering", behavior(th, r.Filtering)))
 	out = append(out, kv("port preserved", yesNo(th, r.PortPreserved, true)))
 	out = append(out, kv("hairpin", yesNo(th, r.Hairpin, true)))
-	if r.DoubleNAT {
+	if nat.Yes(r.DoubleNAT) {
 		out = append(out, th.Bad.Render("⚠ double NAT: another NAT sits behind your router; UPnP on the inner one cannot open you to the internet"))
 	}
 	// UPnP
