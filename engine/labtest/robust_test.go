@@ -86,12 +86,16 @@ func TestStoppedAnnounceOnExit(t *testing.T) {
 			pub := s.lab.PublicHost("swarmscope", 1)
 			r := startHeadless(t, pub, s.seedDir("seed"), 6881, s.tt.Path, "--seed")
 			s.waitPeers(1)
+			r.waitTick(time.Minute, "seeding", func(tk tick) bool {
+				ti, ok := tk.torrent(s.tt.InfoHash)
+				return ok && ti.Progress >= 1
+			})
 			if err := r.Signal(syscall.SIGTERM); err != nil {
 				t.Fatal(err)
 			}
 			stopped := time.Now()
 			if err := r.Wait(30 * time.Second); err != nil {
-				t.Logf("exit after SIGTERM: %v", err)
+				t.Errorf("exit after SIGTERM of a complete seeder: %v (want status 0)", err)
 			}
 			if !r.Exited() {
 				t.Fatalf("swarmscope still running 30 s after SIGTERM")

@@ -117,6 +117,12 @@ func runHeadless(ctx context.Context, src snapshotSource, o headlessOptions) int
 	for {
 		select {
 		case <-ctx.Done():
+			// A signal after every torrent is complete (a --seed run
+			// stopped) is the normal end; before, it interrupts (exit 1).
+			if done, failed := allDone(last); done && !failed {
+				printSummary(o, enc, last, start, true)
+				return ExitOK
+			}
 			printSummary(o, enc, last, start, false)
 			fmt.Fprintln(o.Err, "swarmscope: interrupted; verified pieces are kept and resume next time")
 			return ExitFailure
