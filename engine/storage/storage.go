@@ -29,7 +29,7 @@ import (
 // DefaultBufferBytes bounds the memory of pieces being collected. A piece
 // that finds the budget spent is written chunk by chunk instead and hashed
 // from disk: slower, never unbounded.
-const DefaultBufferBytes = 64 << 20
+const DefaultBufferBytes = 32 << 20
 
 // blockSize is the unit of buffered writes: anacrolix requests 16 KiB chunks.
 const blockSize = 16 << 10
