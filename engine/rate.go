@@ -1,8 +1,9 @@
 package engine
 
 import (
-	"fmt"
 	"time"
+
+	"github.com/swarmscope/swarmscope/engine/bytesize"
 )
 
 // rateWindow turns cumulative byte counters into rates averaged over the
@@ -78,18 +79,7 @@ func originIndex(o Origin) int {
 }
 
 // FormatBytes renders a byte count with binary units.
-func FormatBytes(n int64) string {
-	const unit = 1024
-	if n < unit {
-		return fmt.Sprintf("%d B", n)
-	}
-	div, exp := int64(unit), 0
-	for m := n / unit; m >= unit; m /= unit {
-		div *= unit
-		exp++
-	}
-	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTPE"[exp])
-}
+func FormatBytes(n int64) string { return bytesize.Format(n) }
 
 // FormatRate renders bytes per second.
 func FormatRate(bps float64) string {

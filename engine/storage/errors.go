@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"io/fs"
 	"syscall"
+
+	"github.com/swarmscope/swarmscope/engine/bytesize"
 )
 
 // Error is a storage failure, phrased for a person: which file, what
@@ -26,7 +28,7 @@ func (e *Error) Unwrap() error { return e.Err }
 func (e *Error) Error() string {
 	switch {
 	case isNoSpace(e.Err):
-		return fmt.Sprintf("disk full writing %s: %s of the torrent still to write, %s free in %s", e.Path, formatBytes(e.Need), formatBytes(e.Free), e.Dir)
+		return fmt.Sprintf("disk full writing %s: %s of the torrent still to write, %s free in %s", e.Path, bytesize.Format(e.Need), bytesize.Format(e.Free), e.Dir)
 	case errors.Is(e.Err, syscall.EROFS):
 		return fmt.Sprintf("cannot write %s: the file system is read-only", e.Path)
 	case errors.Is(e.Err, syscall.EIO):
@@ -34,7 +36,7 @@ func (e *Error) Error() string {
 	case errors.Is(e.Err, errRemoved):
 		return fmt.Sprintf("%s was removed while downloading", e.Path)
 	case errors.Is(e.Err, errLarger):
-		return fmt.Sprintf("refusing to use %s: an existing file of %s is there and the torrent's is %s; move it away or choose another --dir", e.Path, formatBytes(e.Size), formatBytes(e.Want))
+		return fmt.Sprintf("refusing to use %s: an existing file of %s is there and the torrent's is %s; move it away or choose another --dir", e.Path, bytesize.Format(e.Size), bytesize.Format(e.Want))
 	case errors.Is(e.Err, errNotRegular):
 		return fmt.Sprintf("refusing to use %s: it exists and is not a regular file", e.Path)
 	case errors.Is(e.Err, fs.ErrPermission):
@@ -54,17 +56,4 @@ func isNoSpace(err error) bool {
 // isAbsent: the data is simply not there (yet).
 func isAbsent(err error) bool {
 	return errors.Is(err, fs.ErrNotExist) || errors.Is(err, errEOF)
-}
-
-func formatBytes(n int64) string {
-	const unit = 1024
-	if n < unit {
-		return fmt.Sprintf("%d B", n)
-	}
-	div, exp := int64(unit), 0
-	for m := n / unit; m >= unit; m /= unit {
-		div *= unit
-		exp++
-	}
-	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTPE"[exp])
 }
