@@ -6,7 +6,7 @@ import (
 	"time"
 
 	"github.com/swarmscope/swarmscope/engine"
-	"github.com/swarmscope/swarmscope/nat/nslab"
+	"github.com/swarmscope/swarmscope/engine/labtest/nslab"
 )
 
 // Scenario 6 (faults). Each fault hits a download from a Transmission seeder

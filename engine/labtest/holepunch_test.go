@@ -7,7 +7,7 @@ import (
 	"time"
 
 	"github.com/swarmscope/swarmscope/engine"
-	"github.com/swarmscope/swarmscope/nat/nslab"
+	"github.com/swarmscope/swarmscope/engine/labtest/nslab"
 )
 
 // holepunchLab is a public relay seeding slowly (swarmscope, or

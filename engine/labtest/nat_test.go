@@ -12,8 +12,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/swarmscope/swarmscope/engine/labtest/nslab"
 	"github.com/swarmscope/swarmscope/nat"
-	"github.com/swarmscope/swarmscope/nat/nslab"
 )
 
 // natHomes are the home networks every NAT test measures.

@@ -11,7 +11,7 @@ import (
 	"time"
 
 	"github.com/swarmscope/swarmscope/engine"
-	"github.com/swarmscope/swarmscope/nat/nslab"
+	"github.com/swarmscope/swarmscope/engine/labtest/nslab"
 )
 
 // Transmission 3.00 advertises reqq 512 but rejects the 512th outstanding

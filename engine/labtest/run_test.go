@@ -10,7 +10,7 @@ import (
 	"time"
 
 	"github.com/swarmscope/swarmscope/engine"
-	"github.com/swarmscope/swarmscope/nat/nslab"
+	"github.com/swarmscope/swarmscope/engine/labtest/nslab"
 )
 
 // run is one swarmscope process in the lab.

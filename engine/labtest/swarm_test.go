@@ -8,7 +8,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/swarmscope/swarmscope/nat/nslab"
+	"github.com/swarmscope/swarmscope/engine/labtest/nslab"
 )
 
 // swarm is a lab with a public opentracker and one test torrent.
@@ -24,7 +24,7 @@ type swarm struct {
 // it. With udp the torrent announces over UDP, otherwise over HTTP.
 func newSwarm(t *testing.T, sz int64, udp bool) *swarm {
 	t.Helper()
-	nslab.Require(t, "opentracker", "mktorrent")
+	nslab.Require(t, "opentracker")
 	l := nslab.New(t)
 	trh := l.PublicHost("tracker", 1)
 	scheme := "http"

@@ -8,7 +8,7 @@ import (
 	"time"
 
 	"github.com/swarmscope/swarmscope/engine"
-	"github.com/swarmscope/swarmscope/nat/nslab"
+	"github.com/swarmscope/swarmscope/engine/labtest/nslab"
 )
 
 // mappingsFor lists the gateway's mappings of the host's port.

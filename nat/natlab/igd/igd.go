@@ -7,9 +7,7 @@
 package igd
 
 import (
-	"bytes"
 	"context"
-	"encoding/xml"
 	"errors"
 	"fmt"
 	"hash/fnv"
@@ -23,6 +21,7 @@ import (
 	"time"
 
 	"github.com/swarmscope/swarmscope/nat/natlab"
+	"github.com/swarmscope/swarmscope/nat/upnp/igdsoap"
 )
 
 const (
@@ -168,7 +167,7 @@ func (g *Gateway) searchTargets(st string) []string {
 
 func (g *Gateway) serveDesc(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Content-Type", `text/xml; charset="utf-8"`)
-	fmt.Fprintf(w, rootDesc, xmlEscape(g.router.Name()), g.udn, g.udn+"-wan", g.udn+"-wanconn")
+	fmt.Fprintf(w, rootDesc, igdsoap.Escape(g.router.Name()), g.udn, g.udn+"-wan", g.udn+"-wanconn")
 }
 
 func serveSCPD(doc string) http.HandlerFunc {
@@ -206,7 +205,7 @@ func (g *Gateway) serveControl(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "read body", http.StatusBadRequest)
 		return
 	}
-	ns, action, args, err := parseSOAP(body)
+	ns, action, args, err := igdsoap.Parse(body)
 	if err != nil {
 		writeFault(w, errInvalidAction)
 		return
@@ -235,17 +234,7 @@ func (g *Gateway) serveControl(w http.ResponseWriter, r *http.Request) {
 		writeFault(w, se)
 		return
 	}
-	var b bytes.Buffer
-	b.WriteString(xml.Header)
-	b.WriteString(`<s:Envelope xmlns:s="http://schemas.xmlsoap.org/soap/envelope/" s:encodingStyle="http://schemas.xmlsoap.org/soap/encoding/"><s:Body>`)
-	fmt.Fprintf(&b, `<u:%sResponse xmlns:u="%s">`, action, ns)
-	for _, kv := range out {
-		fmt.Fprintf(&b, "<%s>%s</%s>", kv[0], xmlEscape(kv[1]), kv[0])
-	}
-	fmt.Fprintf(&b, `</u:%sResponse></s:Body></s:Envelope>`, action)
-	w.Header().Set("Content-Type", `text/xml; charset="utf-8"`)
-	w.Header().Set("EXT", "")
-	w.Write(b.Bytes())
+	igdsoap.WriteResponse(w, igdsoap.Response(ns, action, out))
 }
 
 func (g *Gateway) commonAction(action string) ([][2]string, error) {
@@ -425,73 +414,7 @@ func (e entry) fields(generic bool) [][2]string {
 	return f
 }
 
-// parseSOAP extracts the action namespace, name and arguments of a request.
-func parseSOAP(body []byte) (ns, action string, args map[string]string, err error) {
-	d := xml.NewDecoder(bytes.NewReader(body))
-	depth := 0
-	args = map[string]string{}
-	var arg string
-	for {
-		tok, err := d.Token()
-		if err == io.EOF {
-			break
-		}
-		if err != nil {
-			return "", "", nil, err
-		}
-		switch t := tok.(type) {
-		case xml.StartElement:
-			depth++
-			switch depth {
-			case 1:
-				if t.Name.Local != "Envelope" {
-					return "", "", nil, errors.New("not a SOAP envelope")
-				}
-			case 2:
-				if t.Name.Local != "Body" {
-					d.Skip()
-					depth--
-				}
-			case 3:
-				if action != "" {
-					return "", "", nil, errors.New("more than one action")
-				}
-				ns, action = t.Name.Space, t.Name.Local
-			case 4:
-				arg = t.Name.Local
-				args[arg] = ""
-			default:
-				return "", "", nil, errors.New("nested argument")
-			}
-		case xml.CharData:
-			if depth == 4 {
-				args[arg] += string(t)
-			}
-		case xml.EndElement:
-			depth--
-		}
-	}
-	if action == "" {
-		return "", "", nil, errors.New("no action")
-	}
-	for k, v := range args {
-		args[k] = strings.TrimSpace(v)
-	}
-	return ns, action, args, nil
-}
-
-func writeFault(w http.ResponseWriter, e *soapError) {
-	w.Header().Set("Content-Type", `text/xml; charset="utf-8"`)
-	w.WriteHeader(http.StatusInternalServerError)
-	fmt.Fprintf(w, `%s<s:Envelope xmlns:s="http://schemas.xmlsoap.org/soap/envelope/" s:encodingStyle="http://schemas.xmlsoap.org/soap/encoding/"><s:Body><s:Fault><faultcode>s:Client</faultcode><faultstring>UPnPError</faultstring><detail><UPnPError xmlns="urn:schemas-upnp-org:control-1-0"><errorCode>%d</errorCode><errorDescription>%s</errorDescription></UPnPError></detail></s:Fault></s:Body></s:Envelope>`,
-		xml.Header, e.code, xmlEscape(e.desc))
-}
-
-func xmlEscape(s string) string {
-	var b strings.Builder
-	xml.EscapeText(&b, []byte(s))
-	return b.String()
-}
+func writeFault(w http.ResponseWriter, e *soapError) { igdsoap.WriteFault(w, e.code, e.desc) }
 
 const rootDesc = `<?xml version="1.0"?>
 <root xmlns="urn:schemas-upnp-org:device-1-0">

@@ -5,13 +5,14 @@
 package upnptest
 
 import (
-	"encoding/xml"
 	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
 	"strings"
 	"sync"
+
+	"github.com/swarmscope/swarmscope/nat/upnp/igdsoap"
 )
 
 // IGD is a fake gateway. Set the knobs with Set before use or between
@@ -104,75 +105,51 @@ func (f *IGD) desc(w http.ResponseWriter, r *http.Request) {
 }
 
 func (f *IGD) control(w http.ResponseWriter, r *http.Request) {
-	action := r.Header.Get("SOAPACTION")
-	action = strings.Trim(action, `"`)
-	ns, name, _ := strings.Cut(action, "#")
-	body, _ := io.ReadAll(r.Body)
-	args := map[string]string{}
-	dec := xml.NewDecoder(strings.NewReader(string(body)))
-	var cur string
-	for {
-		tok, err := dec.Token()
-		if err != nil {
-			break
-		}
-		switch v := tok.(type) {
-		case xml.StartElement:
-			cur = v.Name.Local
-		case xml.CharData:
-			if cur != "" {
-				args[cur] += string(v)
-			}
-		case xml.EndElement:
-			cur = ""
-		}
+	body, _ := io.ReadAll(io.LimitReader(r.Body, 64<<10))
+	ns, name, args, err := igdsoap.Parse(body)
+	if err != nil {
+		igdsoap.WriteFault(w, 401, "Invalid Action")
+		return
 	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.calls = append(f.calls, name)
 	if f.fault == name {
-		writeFault(w, 501, "ActionFailed")
+		igdsoap.WriteFault(w, 501, "ActionFailed")
 		return
 	}
-	var out string
+	var out [][2]string
 	switch name {
 	case "GetStatusInfo":
-		out = fmt.Sprintf("<NewConnectionStatus>%s</NewConnectionStatus><NewLastConnectionError>ERROR_NONE</NewLastConnectionError><NewUptime>100</NewUptime>", f.status)
+		out = [][2]string{{"NewConnectionStatus", f.status}, {"NewLastConnectionError", "ERROR_NONE"}, {"NewUptime", "100"}}
 	case "GetExternalIPAddress":
-		out = fmt.Sprintf("<NewExternalIPAddress>%s</NewExternalIPAddress>", f.externalIP)
+		out = [][2]string{{"NewExternalIPAddress", f.externalIP}}
 	case "AddPortMapping":
 		if f.conflict {
-			writeFault(w, 718, "ConflictInMappingEntry")
+			igdsoap.WriteFault(w, 718, "ConflictInMappingEntry")
 			return
 		}
 		if f.onlyPermanent && args["NewLeaseDuration"] != "0" {
-			writeFault(w, 725, "OnlyPermanentLeasesSupported")
+			igdsoap.WriteFault(w, 725, "OnlyPermanentLeasesSupported")
 			return
 		}
 		f.mappings[args["NewProtocol"]+" "+args["NewExternalPort"]] = args["NewInternalClient"] + " " + args["NewLeaseDuration"]
 	case "DeletePortMapping":
 		k := args["NewProtocol"] + " " + args["NewExternalPort"]
 		if _, ok := f.mappings[k]; !ok {
-			writeFault(w, 714, "NoSuchEntryInArray")
+			igdsoap.WriteFault(w, 714, "NoSuchEntryInArray")
 			return
 		}
 		delete(f.mappings, k)
 	default:
-		writeFault(w, 401, "Invalid Action")
+		igdsoap.WriteFault(w, 401, "Invalid Action")
 		return
 	}
-	resp := fmt.Sprintf(`<?xml version="1.0"?><s:Envelope xmlns:s="http://schemas.xmlsoap.org/soap/envelope/" s:encodingStyle="http://schemas.xmlsoap.org/soap/encoding/"><s:Body><u:%sResponse xmlns:u="%s">%s</u:%sResponse></s:Body></s:Envelope>`, name, ns, out, name)
+	resp := igdsoap.Response(ns, name, out)
 	if f.truncate == name {
 		resp = resp[:len(resp)/2]
 	}
-	w.Header().Set("Content-Type", `text/xml; charset="utf-8"`)
-	io.WriteString(w, resp)
-}
-
-func writeFault(w http.ResponseWriter, code int, desc string) {
-	w.Header().Set("Content-Type", `text/xml; charset="utf-8"`)
-	w.WriteHeader(http.StatusInternalServerError)
-	fmt.Fprintf(w, `<?xml version="1.0"?><s:Envelope xmlns:s="http://schemas.xmlsoap.org/soap/envelope/" s:encodingStyle="http://schemas.xmlsoap.org/soap/encoding/"><s:Body><s:Fault><faultcode>s:Client</faultcode><faultstring>UPnPError</faultstring><detail><UPnPError xmlns="urn:schemas-upnp-org:control-1-0"><errorCode>%d</errorCode><errorDescription>%s</errorDescription></UPnPError></detail></s:Fault></s:Body></s:Envelope>`, code, desc)
+	igdsoap.WriteResponse(w, resp)
 }
 
 // Mappings returns the gateway's table: "UDP 6881" -> "client lease".
