@@ -14,9 +14,10 @@ import (
 	"github.com/anacrolix/torrent"
 
 	"github.com/swarmscope/swarmscope/engine/maketorrent"
+	"github.com/swarmscope/swarmscope/engine/swarm"
 )
 
-func waitEvent(t *testing.T, e *Engine, d time.Duration, what string, ok func(Event) bool) Event {
+func waitEvent(t *testing.T, e *Engine, d time.Duration, what string, ok func(swarm.Event) bool) swarm.Event {
 	t.Helper()
 	deadline := time.After(d)
 	for {
@@ -64,7 +65,7 @@ func TestBanEventNamesEveryPeerOnTheIP(t *testing.T) {
 		if _, err := e.AddSource(context.Background(), mt.TorrentPath); err != nil {
 			t.Fatal(err)
 		}
-		waitEvent(t, e, time.Minute, "completion", func(ev Event) bool { return ev.Kind == EventTorrentCompleted })
+		waitEvent(t, e, time.Minute, "completion", func(ev swarm.Event) bool { return ev.Kind == swarm.EventTorrentCompleted })
 		return e
 	}
 	h := seed(hostileDir, 0)
@@ -109,7 +110,7 @@ func TestBanEventNamesEveryPeerOnTheIP(t *testing.T) {
 		pis = append(pis, torrent.PeerInfo{Addr: addrPortAddr(netip.AddrPortFrom(netip.MustParseAddr("127.0.0.1"), uint16(e.ListenPort()))), Source: torrent.PeerSourceTracker})
 	}
 	ts.t.AddPeers(pis)
-	ev := waitEvent(t, leech, time.Minute, "peer-banned event", func(ev Event) bool { return ev.Kind == EventPeerBanned })
+	ev := waitEvent(t, leech, time.Minute, "peer-banned event", func(ev swarm.Event) bool { return ev.Kind == swarm.EventPeerBanned })
 	t.Logf("event: %s", ev.Message)
 	for _, e := range []*Engine{hostile, honest} {
 		if want := fmt.Sprintf("127.0.0.1:%d", e.ListenPort()); !strings.Contains(ev.Message, want) {

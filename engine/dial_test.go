@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/swarmscope/swarmscope/engine/maketorrent"
+	"github.com/swarmscope/swarmscope/engine/swarm"
 )
 
 // TestTCPWinsOverUTP: with both transports open, outgoing connections are
@@ -25,7 +26,7 @@ func TestTCPWinsOverUTP(t *testing.T) {
 	var msgs []string
 	go func() {
 		for ev := range leecher.Events() {
-			if ev.Kind == EventPeerConnected {
+			if ev.Kind == swarm.EventPeerConnected {
 				mu.Lock()
 				msgs = append(msgs, ev.Message)
 				mu.Unlock()

@@ -27,6 +27,7 @@ import (
 	"golang.org/x/time/rate"
 
 	ourstorage "github.com/swarmscope/swarmscope/engine/storage"
+	"github.com/swarmscope/swarmscope/engine/swarm"
 )
 
 // UPnPStatus tells the engine whether a UPnP mapping of its listen port is
@@ -83,7 +84,7 @@ type Engine struct {
 	cancel context.CancelFunc
 	done   chan struct{}
 
-	events chan Event
+	events chan swarm.Event
 	// kick asks for a snapshot now rather than at the next tick, so that
 	// completion is published (and headless exits) without a tick's delay.
 	kick chan struct{}
@@ -94,8 +95,8 @@ type Engine struct {
 	closeOnce sync.Once
 	closeErr  error
 	dropped   atomic.Int64
-	snaps     chan Snapshot
-	latest    atomic.Pointer[Snapshot]
+	snaps     chan swarm.Snapshot
+	latest    atomic.Pointer[swarm.Snapshot]
 
 	mu       sync.Mutex
 	torrents map[string]*torrentState
@@ -103,7 +104,7 @@ type Engine struct {
 	peers    map[*torrent.PeerConn]*peerState
 	closing  []*torrent.PeerConn
 	connects map[netip.AddrPort]*connectRecord
-	paths    [len(Origins)]pathState
+	paths    [swarm.NumOrigins]pathState
 	nextID   uint64
 	natHint  string    // our NAT type as nat/ measured it, to explain failures
 	bans     *banWatch // engine/watchdog.go
@@ -125,9 +126,9 @@ type torrentState struct {
 type peerState struct {
 	id        string
 	ih        string
-	origin    Origin
-	transport Transport
-	discovery Discovery
+	origin    swarm.Origin
+	transport swarm.Transport
+	discovery swarm.Discovery
 	addr      string
 	encrypted bool
 	since     time.Time
@@ -159,14 +160,14 @@ func New(ctx context.Context, cfg Config) (*Engine, error) {
 		cfg:      cfg,
 		started:  time.Now(),
 		done:     make(chan struct{}),
-		events:   make(chan Event, 4096),
-		snaps:    make(chan Snapshot, 1),
+		events:   make(chan swarm.Event, 4096),
+		snaps:    make(chan swarm.Snapshot, 1),
 		kick:     make(chan struct{}, 1),
 		torrents: map[string]*torrentState{},
 		peers:    map[*torrent.PeerConn]*peerState{},
 		connects: map[netip.AddrPort]*connectRecord{},
 	}
-	for i, o := range Origins {
+	for i, o := range swarm.AllOrigins() {
 		e.paths[i].origin = o
 	}
 	e.ctx, e.cancel = context.WithCancel(ctx)
@@ -330,7 +331,7 @@ func addDialers(cl *torrent.Client) {
 		if !ok {
 			continue
 		}
-		if transportOf(d.DialerNetwork()) == TransportUTP {
+		if transportOf(d.DialerNetwork()) == swarm.TransportUTP {
 			d = delayedDialer{d, UTPHeadStart}
 		}
 		cl.AddDialer(d)
@@ -391,18 +392,18 @@ func (e *Engine) close() error {
 
 // Events returns the event stream. It has one reader; events that would
 // block it are dropped rather than stall the client.
-func (e *Engine) Events() <-chan Event { return e.events }
+func (e *Engine) Events() <-chan swarm.Event { return e.events }
 
 // Snapshots returns a channel that always holds the newest snapshot; older
 // unread ones are replaced.
-func (e *Engine) Snapshots() <-chan Snapshot { return e.snaps }
+func (e *Engine) Snapshots() <-chan swarm.Snapshot { return e.snaps }
 
 // Latest returns the newest snapshot (zero before the first tick).
-func (e *Engine) Latest() Snapshot {
+func (e *Engine) Latest() swarm.Snapshot {
 	if s := e.latest.Load(); s != nil {
 		return *s
 	}
-	return Snapshot{}
+	return swarm.Snapshot{}
 }
 
 // ListenAddr is the address peers can reach this client at, locally.
@@ -427,7 +428,7 @@ func (e *Engine) ListenPort() int {
 }
 
 // Publish adds an event from outside the engine (nat/ reports) to the stream.
-func (e *Engine) Publish(ev Event) { e.emit(ev) }
+func (e *Engine) Publish(ev swarm.Event) { e.emit(ev) }
 
 // SetUPnP replaces the UPnP status the engine consults when it labels
 // accepted connections; the mapper usually starts after the engine, since
@@ -446,7 +447,7 @@ func (e *Engine) SetNATType(t string) {
 	e.mu.Unlock()
 }
 
-func (e *Engine) emit(ev Event) {
+func (e *Engine) emit(ev swarm.Event) {
 	if ev.Time.IsZero() {
 		ev.Time = time.Now()
 	}
@@ -505,7 +506,7 @@ func (e *Engine) Add(src Source) error {
 	e.torrents[src.InfoHash] = ts
 	e.order = append(e.order, src.InfoHash)
 	e.mu.Unlock()
-	e.emit(Event{Kind: EventTorrentAdded, InfoHash: src.InfoHash, Message: fmt.Sprintf("added %s %s", src.Kind, displayName(src))})
+	e.emit(swarm.Event{Kind: swarm.EventTorrentAdded, InfoHash: src.InfoHash, Message: fmt.Sprintf("added %s %s", src.Kind, displayName(src))})
 	go e.awaitInfo(ts)
 	return nil
 }
@@ -536,7 +537,7 @@ func (e *Engine) awaitInfo(ts *torrentState) {
 		e.mu.Lock()
 		ts.err = "refused metadata: " + err.Error()
 		e.mu.Unlock()
-		e.emit(Event{Kind: EventError, InfoHash: ih, Message: "refused metadata: " + err.Error()})
+		e.emit(swarm.Event{Kind: swarm.EventError, InfoHash: ih, Message: "refused metadata: " + err.Error()})
 		return
 	}
 	if err := e.store.Err(ts.t.InfoHash()); err != nil {
@@ -557,7 +558,7 @@ func (e *Engine) awaitInfo(ts *torrentState) {
 		ts.t.AllowDataDownload()
 	}
 	go e.kickOnComplete(ts)
-	e.emit(Event{Kind: EventTorrentMetadata, InfoHash: ih, Message: fmt.Sprintf("metadata for %s: %d files, %s", info.BestName(), len(info.UpvertedFiles()), FormatBytes(info.TotalLength()))})
+	e.emit(swarm.Event{Kind: swarm.EventTorrentMetadata, InfoHash: ih, Message: fmt.Sprintf("metadata for %s: %d files, %s", info.BestName(), len(info.UpvertedFiles()), FormatBytes(info.TotalLength()))})
 }
 
 func (e *Engine) kickOnComplete(ts *torrentState) {
@@ -681,7 +682,7 @@ func (e *Engine) Remove(infohash string, deleteData bool) error {
 			errs = append(errs, err)
 		}
 	}
-	e.emit(Event{Kind: EventTorrentRemoved, InfoHash: ts.src.InfoHash, Message: fmt.Sprintf("removed %s (data %s)", ts.t.Name(), map[bool]string{true: "deleted", false: "kept"}[deleteData])})
+	e.emit(swarm.Event{Kind: swarm.EventTorrentRemoved, InfoHash: ts.src.InfoHash, Message: fmt.Sprintf("removed %s (data %s)", ts.t.Name(), map[bool]string{true: "deleted", false: "kept"}[deleteData])})
 	return errors.Join(errs...)
 }
 
@@ -691,7 +692,7 @@ func fileInfoOf(f *torrent.File) *metainfo.FileInfo {
 }
 
 // SetFilePriority sets how eagerly one file's pieces are fetched.
-func (e *Engine) SetFilePriority(infohash string, file int, p Priority) error {
+func (e *Engine) SetFilePriority(infohash string, file int, p swarm.Priority) error {
 	ts, err := e.lookup(infohash)
 	if err != nil {
 		return err
@@ -705,9 +706,9 @@ func (e *Engine) SetFilePriority(infohash string, file int, p Priority) error {
 	}
 	var pp types.PiecePriority
 	switch p {
-	case PrioritySkip:
+	case swarm.PrioritySkip:
 		pp = types.PiecePriorityNone
-	case PriorityHigh:
+	case swarm.PriorityHigh:
 		pp = types.PiecePriorityHigh
 	default:
 		pp = types.PiecePriorityNormal
@@ -748,7 +749,7 @@ func parseRendezvousLog(text string) (infohash, target string, ok bool) {
 func (h logHandler) Handle(r alog.Record) {
 	if r.Level == alog.Debug {
 		if ih, target, ok := parseRendezvousLog(r.Text()); ok {
-			h.e.emit(Event{Kind: EventHolepunchRendezvous, InfoHash: ih, Peer: target,
+			h.e.emit(swarm.Event{Kind: swarm.EventHolepunchRendezvous, InfoHash: ih, Peer: target,
 				Message: "direct dial failed; asked a relay to introduce us to " + target})
 		}
 		return
@@ -779,7 +780,7 @@ func (e *Engine) setStorageError(ts *torrentState, err error) {
 	if already {
 		return
 	}
-	e.emit(Event{Kind: EventError, InfoHash: ts.src.InfoHash, Message: msg})
+	e.emit(swarm.Event{Kind: swarm.EventError, InfoHash: ts.src.InfoHash, Message: msg})
 	select {
 	case e.kick <- struct{}{}:
 	default:
@@ -804,6 +805,6 @@ func (e *Engine) retryStorage(ts *torrentState) error {
 	if got && !paused {
 		ts.t.AllowDataDownload()
 	}
-	e.emit(Event{Kind: EventTorrentAdded, InfoHash: ts.src.InfoHash, Message: "retrying " + ts.t.Name() + " after a storage error"})
+	e.emit(swarm.Event{Kind: swarm.EventTorrentAdded, InfoHash: ts.src.InfoHash, Message: "retrying " + ts.t.Name() + " after a storage error"})
 	return nil
 }

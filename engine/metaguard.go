@@ -8,6 +8,7 @@ import (
 	"github.com/anacrolix/torrent"
 	"github.com/anacrolix/torrent/bencode"
 	pp "github.com/anacrolix/torrent/peer_protocol"
+	"github.com/swarmscope/swarmscope/engine/swarm"
 )
 
 // Metadata from peers (BEP 9) is decoded by anacrolix before its hash is
@@ -109,7 +110,7 @@ func (e *Engine) installMetaGuard(tc *torrent.ClientConfig) {
 			return
 		}
 		spoiled := spoilMetadataMsg(ev.Payload)
-		e.emit(Event{Kind: EventError, InfoHash: ih, Peer: pc.RemoteAddr.String(),
+		e.emit(swarm.Event{Kind: swarm.EventError, InfoHash: ih, Peer: pc.RemoteAddr.String(),
 			Message: fmt.Sprintf("refused metadata from %s before decoding: %v (dropped=%v)", pc.RemoteAddr, err, spoiled)})
 	})
 }

@@ -11,6 +11,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/swarmscope/swarmscope/engine/swarm"
 )
 
 func metadataMsg(piece, total int, data []byte) []byte {
@@ -94,7 +96,7 @@ func TestMetadataBombFromPeer(t *testing.T) {
 	for {
 		select {
 		case ev := <-e.Events():
-			if ev.Kind == EventError && strings.Contains(ev.Message, "refused metadata") {
+			if ev.Kind == swarm.EventError && strings.Contains(ev.Message, "refused metadata") {
 				t.Logf("event: %s", ev.Message)
 				return
 			}

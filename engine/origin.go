@@ -4,6 +4,8 @@ import (
 	"net/netip"
 	"strings"
 	"time"
+
+	"github.com/swarmscope/swarmscope/engine/swarm"
 )
 
 // HolepunchWindow is how long after a ut_holepunch Connect an accepted
@@ -25,21 +27,21 @@ type connInfo struct {
 // classify applies swarmscope's origin rules. connectSeen reports when a
 // ut_holepunch Connect last named addr (zero if never); upnpActive whether a
 // UPnP mapping of the listen port was active when the connection arrived.
-func classify(c connInfo, connectSeen func(netip.AddrPort) time.Time, upnpActive bool) Origin {
+func classify(c connInfo, connectSeen func(netip.AddrPort) time.Time, upnpActive bool) swarm.Origin {
 	const accepted, holepunchDial = "I", "C"
 	switch c.Discovery {
 	case holepunchDial:
-		return OriginHolepunched
+		return swarm.OriginHolepunched
 	case accepted:
 		if seen := connectSeen(c.Remote); !seen.IsZero() && c.At.Sub(seen) <= HolepunchWindow && !c.At.Before(seen) {
-			return OriginHolepunched
+			return swarm.OriginHolepunched
 		}
 		if upnpActive && !isLocal(c.Remote.Addr()) {
-			return OriginUPnP
+			return swarm.OriginUPnP
 		}
-		return OriginInbound
+		return swarm.OriginInbound
 	}
-	return OriginOutbound
+	return swarm.OriginOutbound
 }
 
 // isLocal reports addresses that reach us without crossing the home router,
@@ -49,32 +51,32 @@ func isLocal(a netip.Addr) bool {
 	return !a.IsValid() || a.IsLoopback() || a.IsPrivate() || a.IsLinkLocalUnicast() || a.IsUnspecified()
 }
 
-func discoveryOf(peerSource string) Discovery {
+func discoveryOf(peerSource string) swarm.Discovery {
 	switch peerSource {
 	case "Tr":
-		return DiscoveryTracker
+		return swarm.DiscoveryTracker
 	case "Hg", "Ha":
-		return DiscoveryDHT
+		return swarm.DiscoveryDHT
 	case "X":
-		return DiscoveryPEX
+		return swarm.DiscoveryPEX
 	case "C":
-		return DiscoveryHolepunch
+		return swarm.DiscoveryHolepunch
 	case "I":
-		return DiscoveryIncoming
+		return swarm.DiscoveryIncoming
 	}
-	return DiscoveryDirect
+	return swarm.DiscoveryDirect
 }
 
-func transportOf(network string) Transport {
+func transportOf(network string) swarm.Transport {
 	switch network {
 	case "udp", "udp4", "udp6", "utp":
-		return TransportUTP
+		return swarm.TransportUTP
 	case "webrtc":
-		return TransportWebRTC
+		return swarm.TransportWebRTC
 	}
 	// anacrolix/utp names accepted connections' network "utp/udp".
 	if strings.HasPrefix(network, "utp") {
-		return TransportUTP
+		return swarm.TransportUTP
 	}
-	return TransportTCP
+	return swarm.TransportTCP
 }

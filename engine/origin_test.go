@@ -1,10 +1,12 @@
 package engine
 
 import (
-	alog "github.com/anacrolix/log"
 	"net/netip"
 	"testing"
 	"time"
+
+	alog "github.com/anacrolix/log"
+	"github.com/swarmscope/swarmscope/engine/swarm"
 )
 
 func TestClassify(t *testing.T) {
@@ -21,25 +23,25 @@ func TestClassify(t *testing.T) {
 		remote    netip.AddrPort
 		connectAt time.Time // of a ut_holepunch Connect naming public; zero = none
 		upnp      bool
-		want      Origin
+		want      swarm.Origin
 	}{
-		{"dialed from tracker", "Tr", public, time.Time{}, false, OriginOutbound},
-		{"dialed from DHT", "Hg", public, time.Time{}, true, OriginOutbound},
-		{"dialed from PEX", "X", public, time.Time{}, false, OriginOutbound},
-		{"dialed directly", "M", public, time.Time{}, false, OriginOutbound},
-		{"dialed after Connect", "C", public, time.Time{}, false, OriginHolepunched},
-		{"dialed after Connect, upnp on", "C", public, time.Time{}, true, OriginHolepunched},
-		{"accepted, nothing special", "I", public, time.Time{}, false, OriginInbound},
-		{"accepted with upnp mapping", "I", public, time.Time{}, true, OriginUPnP},
-		{"accepted from LAN with upnp", "I", lan, time.Time{}, true, OriginInbound},
-		{"accepted from loopback with upnp", "I", loop, time.Time{}, true, OriginInbound},
-		{"accepted right after Connect", "I", public, now.Add(-time.Second), false, OriginHolepunched},
-		{"accepted at the window's edge", "I", public, now.Add(-HolepunchWindow), false, OriginHolepunched},
-		{"accepted after the window", "I", public, now.Add(-HolepunchWindow - time.Millisecond), false, OriginInbound},
-		{"accepted after the window, upnp", "I", public, now.Add(-HolepunchWindow - time.Second), true, OriginUPnP},
-		{"Connect in the future is not evidence", "I", public, now.Add(time.Second), false, OriginInbound},
-		{"Connect named another port", "I", other, now.Add(-time.Second), false, OriginInbound},
-		{"Connect beats upnp", "I", public, now.Add(-time.Second), true, OriginHolepunched},
+		{"dialed from tracker", "Tr", public, time.Time{}, false, swarm.OriginOutbound},
+		{"dialed from DHT", "Hg", public, time.Time{}, true, swarm.OriginOutbound},
+		{"dialed from PEX", "X", public, time.Time{}, false, swarm.OriginOutbound},
+		{"dialed directly", "M", public, time.Time{}, false, swarm.OriginOutbound},
+		{"dialed after Connect", "C", public, time.Time{}, false, swarm.OriginHolepunched},
+		{"dialed after Connect, upnp on", "C", public, time.Time{}, true, swarm.OriginHolepunched},
+		{"accepted, nothing special", "I", public, time.Time{}, false, swarm.OriginInbound},
+		{"accepted with upnp mapping", "I", public, time.Time{}, true, swarm.OriginUPnP},
+		{"accepted from LAN with upnp", "I", lan, time.Time{}, true, swarm.OriginInbound},
+		{"accepted from loopback with upnp", "I", loop, time.Time{}, true, swarm.OriginInbound},
+		{"accepted right after Connect", "I", public, now.Add(-time.Second), false, swarm.OriginHolepunched},
+		{"accepted at the window's edge", "I", public, now.Add(-HolepunchWindow), false, swarm.OriginHolepunched},
+		{"accepted after the window", "I", public, now.Add(-HolepunchWindow - time.Millisecond), false, swarm.OriginInbound},
+		{"accepted after the window, upnp", "I", public, now.Add(-HolepunchWindow - time.Second), true, swarm.OriginUPnP},
+		{"Connect in the future is not evidence", "I", public, now.Add(time.Second), false, swarm.OriginInbound},
+		{"Connect named another port", "I", other, now.Add(-time.Second), false, swarm.OriginInbound},
+		{"Connect beats upnp", "I", public, now.Add(-time.Second), true, swarm.OriginHolepunched},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -90,11 +92,11 @@ func TestRateWindow(t *testing.T) {
 
 func TestPathHistoryRing(t *testing.T) {
 	var p pathState
-	for i := 0; i < HistoryLen+5; i++ {
-		p.push(RateSample{DownBps: float64(i)})
+	for i := 0; i < swarm.HistoryLen+5; i++ {
+		p.push(swarm.RateSample{DownBps: float64(i)})
 	}
 	h := p.historyCopy()
-	if len(h) != HistoryLen || h[0].DownBps != 5 || h[len(h)-1].DownBps != HistoryLen+4 {
+	if len(h) != swarm.HistoryLen || h[0].DownBps != 5 || h[len(h)-1].DownBps != swarm.HistoryLen+4 {
 		t.Errorf("history len %d first %v last %v", len(h), h[0], h[len(h)-1])
 	}
 }
@@ -102,14 +104,14 @@ func TestPathHistoryRing(t *testing.T) {
 func TestRendezvousLogThroughTorrentLogger(t *testing.T) {
 	// Build the logger chain the way anacrolix builds a torrent's logger, so
 	// a change in its wording or prefixes fails here, not silently in a demo.
-	e := &Engine{events: make(chan Event, 4)}
+	e := &Engine{events: make(chan swarm.Event, 4)}
 	l := e.newLogger(nil)
 	ih := "0123456789abcdef0123456789abcdef01234567"
 	tl := l.WithValues("client").WithDefaultLevel(alog.Debug).WithNames(ih).WithContextText(ih)
 	tl.Levelf(alog.Debug, "sent ut_holepunch rendezvous message to %v for %v", "*torrent.PeerConn 0xc0 [flags=X for y]", "192.0.2.7:6881")
 	select {
 	case ev := <-e.events:
-		if ev.Kind != EventHolepunchRendezvous || ev.Peer != "192.0.2.7:6881" || ev.InfoHash != ih {
+		if ev.Kind != swarm.EventHolepunchRendezvous || ev.Peer != "192.0.2.7:6881" || ev.InfoHash != ih {
 			t.Errorf("event %+v", ev)
 		}
 	default:

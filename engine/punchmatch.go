@@ -3,6 +3,8 @@ package engine
 import (
 	"net/netip"
 	"time"
+
+	"github.com/swarmscope/swarmscope/engine/swarm"
 )
 
 // connectRecordLocked finds the ut_holepunch Connect that names a. A peer
@@ -36,14 +38,14 @@ const earlyPunchWindow = 5 * time.Second
 // relabelled peer, or nil.
 func (e *Engine) relabelEarlyPunchLocked(target netip.AddrPort, rec *connectRecord, now time.Time) *peerState {
 	for _, ps := range e.peers {
-		if ps.ih != rec.ih || (ps.origin != OriginInbound && ps.origin != OriginUPnP) || now.Sub(ps.since) > earlyPunchWindow {
+		if ps.ih != rec.ih || (ps.origin != swarm.OriginInbound && ps.origin != swarm.OriginUPnP) || now.Sub(ps.since) > earlyPunchWindow {
 			continue
 		}
 		ap, err := netip.ParseAddrPort(ps.addr)
 		if err != nil || ap.Addr().Unmap() != target.Addr() {
 			continue
 		}
-		ps.origin = OriginHolepunched
+		ps.origin = swarm.OriginHolepunched
 		rec.resolved = true
 		return ps
 	}

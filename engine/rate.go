@@ -4,6 +4,7 @@ import (
 	"time"
 
 	"github.com/swarmscope/swarmscope/engine/bytesize"
+	"github.com/swarmscope/swarmscope/engine/swarm"
 )
 
 // rateWindow turns cumulative byte counters into rates averaged over the
@@ -45,32 +46,32 @@ func (w *rateWindow) rates() (down, up float64) {
 
 // pathState accumulates one origin's traffic.
 type pathState struct {
-	origin      Origin
+	origin      swarm.Origin
 	closedDown  int64 // bytes of connections that have closed
 	closedUp    int64
-	history     [HistoryLen]RateSample
+	history     [swarm.HistoryLen]swarm.RateSample
 	head, count int
 }
 
-func (p *pathState) push(s RateSample) {
+func (p *pathState) push(s swarm.RateSample) {
 	p.history[p.head] = s
-	p.head = (p.head + 1) % HistoryLen
-	if p.count < HistoryLen {
+	p.head = (p.head + 1) % swarm.HistoryLen
+	if p.count < swarm.HistoryLen {
 		p.count++
 	}
 }
 
 // historyCopy returns the samples oldest first.
-func (p *pathState) historyCopy() []RateSample {
-	out := make([]RateSample, p.count)
-	start := (p.head - p.count + HistoryLen) % HistoryLen
-	n := copy(out, p.history[start:min(start+p.count, HistoryLen)])
+func (p *pathState) historyCopy() []swarm.RateSample {
+	out := make([]swarm.RateSample, p.count)
+	start := (p.head - p.count + swarm.HistoryLen) % swarm.HistoryLen
+	n := copy(out, p.history[start:min(start+p.count, swarm.HistoryLen)])
 	copy(out[n:], p.history[:p.count-n])
 	return out
 }
 
-func originIndex(o Origin) int {
-	for i, x := range Origins {
+func originIndex(o swarm.Origin) int {
+	for i, x := range swarm.AllOrigins() {
 		if x == o {
 			return i
 		}

@@ -9,6 +9,7 @@ import (
 
 	"github.com/anacrolix/torrent"
 	utHolepunch "github.com/anacrolix/torrent/peer_protocol/ut-holepunch"
+	"github.com/swarmscope/swarmscope/engine/swarm"
 )
 
 // installCallbacks hooks the client. Callbacks run with the client lock
@@ -55,15 +56,15 @@ func (e *Engine) onPeerConnAdded(pc *torrent.PeerConn) {
 	}
 	e.peers[pc] = ps
 	var resolved *connectRecord
-	if rec := e.connectRecordLocked(remote); rec != nil && origin == OriginHolepunched && !rec.resolved {
+	if rec := e.connectRecordLocked(remote); rec != nil && origin == swarm.OriginHolepunched && !rec.resolved {
 		rec.resolved = true
 		resolved = rec
 	}
 	e.mu.Unlock()
-	e.emit(Event{Time: now, Kind: EventPeerConnected, InfoHash: ih, Peer: ps.addr, Origin: origin,
+	e.emit(swarm.Event{Time: now, Kind: swarm.EventPeerConnected, InfoHash: ih, Peer: ps.addr, Origin: origin,
 		Message: fmt.Sprintf("%s %s peer %s connected (%s)", origin, ps.transport, ps.addr, ps.discovery)})
 	if resolved != nil {
-		e.emit(Event{Time: now, Kind: EventHolepunchSucceeded, InfoHash: ih, Peer: ps.addr, Origin: origin, Via: resolved.relay,
+		e.emit(swarm.Event{Time: now, Kind: swarm.EventHolepunchSucceeded, InfoHash: ih, Peer: ps.addr, Origin: origin, Via: resolved.relay,
 			Message: fmt.Sprintf("holepunch to %s via %s succeeded in %s", ps.addr, resolved.relay, now.Sub(resolved.at).Round(time.Millisecond))})
 	}
 }
@@ -114,7 +115,7 @@ func (e *Engine) onPeerConnClosed(pc *torrent.PeerConn) {
 	}
 	e.mu.Unlock()
 	if ps != nil {
-		e.emit(Event{Kind: EventPeerDisconnected, InfoHash: ps.ih, Peer: ps.addr, Origin: ps.origin,
+		e.emit(swarm.Event{Kind: swarm.EventPeerDisconnected, InfoHash: ps.ih, Peer: ps.addr, Origin: ps.origin,
 			Message: fmt.Sprintf("%s peer %s disconnected after %s", ps.origin, ps.addr, time.Since(ps.since).Round(time.Second))})
 	}
 }
@@ -138,7 +139,7 @@ func (e *Engine) onExtensionMessage(ev torrent.PeerConnReadExtensionMessageEvent
 	target := netip.AddrPortFrom(msg.AddrPort.Addr().Unmap(), msg.AddrPort.Port())
 	switch msg.MsgType {
 	case utHolepunch.Rendezvous:
-		e.emit(Event{Kind: EventHolepunchRelayed, InfoHash: ih, Peer: target.String(), Via: from,
+		e.emit(swarm.Event{Kind: swarm.EventHolepunchRelayed, InfoHash: ih, Peer: target.String(), Via: from,
 			Message: fmt.Sprintf("relaying: %s asked us to introduce it to %s", from, target)})
 	case utHolepunch.Connect:
 		now := time.Now()
@@ -147,14 +148,14 @@ func (e *Engine) onExtensionMessage(ev torrent.PeerConnReadExtensionMessageEvent
 		e.connects[target] = rec
 		early := e.relabelEarlyPunchLocked(target, rec, now)
 		e.mu.Unlock()
-		e.emit(Event{Time: now, Kind: EventHolepunchConnect, InfoHash: ih, Peer: target.String(), Via: from,
+		e.emit(swarm.Event{Time: now, Kind: swarm.EventHolepunchConnect, InfoHash: ih, Peer: target.String(), Via: from,
 			Message: fmt.Sprintf("relay %s says connect to %s: punching", from, target)})
 		if early != nil {
-			e.emit(Event{Time: now, Kind: EventHolepunchSucceeded, InfoHash: ih, Peer: early.addr, Origin: OriginHolepunched, Via: from,
+			e.emit(swarm.Event{Time: now, Kind: swarm.EventHolepunchSucceeded, InfoHash: ih, Peer: early.addr, Origin: swarm.OriginHolepunched, Via: from,
 				Message: fmt.Sprintf("holepunch to %s via %s succeeded: its dial arrived before the relay's Connect did", early.addr, from)})
 		}
 	case utHolepunch.Error:
-		e.emit(Event{Kind: EventHolepunchError, InfoHash: ih, Peer: target.String(), Via: from,
+		e.emit(swarm.Event{Kind: swarm.EventHolepunchError, InfoHash: ih, Peer: target.String(), Via: from,
 			Message: fmt.Sprintf("relay %s cannot introduce us to %s: %v", from, target, msg.ErrCode)})
 	}
 }
@@ -162,13 +163,13 @@ func (e *Engine) onExtensionMessage(ev torrent.PeerConnReadExtensionMessageEvent
 func (e *Engine) onStatus(ev torrent.StatusUpdatedEvent) {
 	switch ev.Event {
 	case torrent.TrackerAnnounceSuccessful:
-		e.emit(Event{Kind: EventTrackerAnnounce, InfoHash: ev.InfoHash, Message: "announced to " + ev.Url})
+		e.emit(swarm.Event{Kind: swarm.EventTrackerAnnounce, InfoHash: ev.InfoHash, Message: "announced to " + ev.Url})
 	case torrent.TrackerAnnounceError:
 		msg := "announce to " + ev.Url + " failed"
 		if ev.Error != nil {
 			msg += ": " + oneLine(ev.Error)
 		}
-		e.emit(Event{Kind: EventTrackerError, InfoHash: ev.InfoHash, Message: msg})
+		e.emit(swarm.Event{Kind: swarm.EventTrackerError, InfoHash: ev.InfoHash, Message: msg})
 	}
 }
 
@@ -235,7 +236,7 @@ func (e *Engine) sample(now time.Time) {
 		numPieces int
 		stats     torrent.TorrentStats
 		peers     []peerRead
-		files     []FileInfo
+		files     []swarm.FileInfo
 		complete  bool
 	}
 	reads := make([]torrentRead, 0, len(refs))
@@ -254,7 +255,7 @@ func (e *Engine) sample(now time.Time) {
 			tr.numPieces = t.NumPieces()
 			tr.complete = t.Complete().Bool()
 			for _, f := range filesIf(r.validated, t) {
-				tr.files = append(tr.files, FileInfo{Path: f.DisplayPath(), Size: f.Length(), Completed: f.BytesCompleted(), Priority: priorityOf(f)})
+				tr.files = append(tr.files, swarm.FileInfo{Path: f.DisplayPath(), Size: f.Length(), Completed: f.BytesCompleted(), Priority: priorityOf(f)})
 			}
 		}
 		tr.stats = t.Stats()
@@ -266,9 +267,9 @@ func (e *Engine) sample(now time.Time) {
 		reads = append(reads, tr)
 	}
 
-	snap := Snapshot{Time: now, ListenAddr: e.ListenAddr(), UPnPActive: e.upnpActive()}
-	var completedNow []TorrentInfo
-	var failedPunches []Event
+	snap := swarm.Snapshot{Time: now, ListenAddr: e.ListenAddr(), UPnPActive: e.upnpActive()}
+	var completedNow []swarm.TorrentInfo
+	var failedPunches []swarm.Event
 
 	e.mu.Lock()
 	for _, f := range finals {
@@ -285,12 +286,12 @@ func (e *Engine) sample(now time.Time) {
 		}
 		delete(e.peers, f.pc)
 	}
-	var pathPeers [len(Origins)]int
-	var pathDown, pathUp [len(Origins)]float64
-	var liveDown, liveUp [len(Origins)]int64
+	var pathPeers [swarm.NumOrigins]int
+	var pathDown, pathUp [swarm.NumOrigins]float64
+	var liveDown, liveUp [swarm.NumOrigins]int64
 	for _, tr := range reads {
 		ts := tr.ref.ts
-		ti := TorrentInfo{
+		ti := swarm.TorrentInfo{
 			InfoHash:  tr.ref.ih,
 			Name:      tr.name,
 			Size:      tr.size,
@@ -320,7 +321,7 @@ func (e *Engine) sample(now time.Time) {
 			if tr.numPieces > 0 {
 				prog = float64(p.have) / float64(tr.numPieces)
 			}
-			ti.PeerList = append(ti.PeerList, PeerInfo{
+			ti.PeerList = append(ti.PeerList, swarm.PeerInfo{
 				ID: ps.id, Origin: ps.origin, Transport: ps.transport, Discovery: ps.discovery,
 				Addr: ps.addr, Client: p.client, Encrypted: ps.encrypted, Progress: prog,
 				DownBps: down, UpBps: up, DownBytes: p.down, UpBytes: p.up, Since: ps.since,
@@ -345,17 +346,17 @@ func (e *Engine) sample(now time.Time) {
 		ti.Known = max(tr.stats.TotalPeers-tr.stats.ActivePeers, 0)
 		switch {
 		case ts.err != "":
-			ti.State = StateError
+			ti.State = swarm.StateError
 		case ts.paused:
-			ti.State = StatePaused
+			ti.State = swarm.StatePaused
 		case !tr.info:
-			ti.State = StateMetadata
+			ti.State = swarm.StateMetadata
 		case tr.complete:
-			ti.State = StateSeeding
+			ti.State = swarm.StateSeeding
 		default:
-			ti.State = StateDownloading
+			ti.State = swarm.StateDownloading
 		}
-		if ti.State == StateSeeding {
+		if ti.State == swarm.StateSeeding {
 			ti.ETA = 0
 		} else if ti.DownBps > 0 && tr.info {
 			ti.ETA = time.Duration(float64(tr.size-tr.completed) / ti.DownBps * float64(time.Second))
@@ -369,11 +370,11 @@ func (e *Engine) sample(now time.Time) {
 		snap.DownBps += ti.DownBps
 		snap.UpBps += ti.UpBps
 	}
-	snap.Paths = make([]PathStats, len(Origins))
+	snap.Paths = make([]swarm.PathStats, swarm.NumOrigins)
 	for i := range e.paths {
 		p := &e.paths[i]
-		p.push(RateSample{DownBps: pathDown[i], UpBps: pathUp[i]})
-		snap.Paths[i] = PathStats{
+		p.push(swarm.RateSample{DownBps: pathDown[i], UpBps: pathUp[i]})
+		snap.Paths[i] = swarm.PathStats{
 			Origin: p.origin, Peers: pathPeers[i], DownBps: pathDown[i], UpBps: pathUp[i],
 			DownBytes: p.closedDown + liveDown[i], UpBytes: p.closedUp + liveUp[i],
 			History: p.historyCopy(),
@@ -384,7 +385,7 @@ func (e *Engine) sample(now time.Time) {
 			continue
 		}
 		if !rec.resolved {
-			failedPunches = append(failedPunches, Event{Time: now, Kind: EventHolepunchFailed, InfoHash: rec.ih, Peer: addr.String(), Via: rec.relay,
+			failedPunches = append(failedPunches, swarm.Event{Time: now, Kind: swarm.EventHolepunchFailed, InfoHash: rec.ih, Peer: addr.String(), Via: rec.relay,
 				Message: fmt.Sprintf("holepunch to %s via %s failed: no connection within %s; %s", addr, rec.relay, HolepunchWindow, punchFailureReason(e.natHint))})
 		}
 		delete(e.connects, addr)
@@ -395,7 +396,7 @@ func (e *Engine) sample(now time.Time) {
 		e.emit(ev)
 	}
 	for _, ti := range completedNow {
-		e.emit(Event{Time: now, Kind: EventTorrentCompleted, InfoHash: ti.InfoHash, Message: fmt.Sprintf("%s complete: %s verified", ti.Name, FormatBytes(ti.Size))})
+		e.emit(swarm.Event{Time: now, Kind: swarm.EventTorrentCompleted, InfoHash: ti.InfoHash, Message: fmt.Sprintf("%s complete: %s verified", ti.Name, FormatBytes(ti.Size))})
 	}
 	e.latest.Store(&snap)
 	select {
@@ -424,12 +425,12 @@ func filesIf(ok bool, t *torrent.Torrent) []*torrent.File {
 	return t.Files()
 }
 
-func priorityOf(f *torrent.File) Priority {
+func priorityOf(f *torrent.File) swarm.Priority {
 	switch p := f.Priority(); {
 	case p == 0:
-		return PrioritySkip
+		return swarm.PrioritySkip
 	case p > 1:
-		return PriorityHigh
+		return swarm.PriorityHigh
 	}
-	return PriorityNormal
+	return swarm.PriorityNormal
 }

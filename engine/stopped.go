@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/anacrolix/torrent/tracker"
+	"github.com/swarmscope/swarmscope/engine/swarm"
 )
 
 // stoppedTimeout bounds the "stopped" announces on exit: a dead tracker
@@ -62,12 +63,12 @@ func (e *Engine) announceStopped() {
 				defer wg.Done()
 				_, err := tracker.Announce{Context: ctx, TrackerUrl: u, Request: req, UserAgent: "swarmscope"}.Do()
 				msg := "announced stopped to " + u
-				kind := EventTrackerAnnounce
+				kind := swarm.EventTrackerAnnounce
 				if err != nil {
-					kind = EventTrackerError
+					kind = swarm.EventTrackerError
 					msg = fmt.Sprintf("stopped announce to %s failed: %s", u, oneLine(err))
 				}
-				e.emit(Event{Kind: kind, InfoHash: ih, Message: msg})
+				e.emit(swarm.Event{Kind: kind, InfoHash: ih, Message: msg})
 			}()
 		}
 	}

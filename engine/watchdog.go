@@ -11,14 +11,7 @@ import (
 
 	"github.com/anacrolix/torrent"
 	pp "github.com/anacrolix/torrent/peer_protocol"
-)
-
-// Events of the stall watchdog.
-const (
-	// The watchdog saw a download make no progress and acted.
-	EventStall EventKind = "stall"
-	// anacrolix banned an IP address for bad data.
-	EventPeerBanned EventKind = "peer-banned"
+	"github.com/swarmscope/swarmscope/engine/swarm"
 )
 
 // Stall watchdog. anacrolix v1.59.1 can leave a connection idle forever:
@@ -172,7 +165,7 @@ func (e *Engine) checkBans(now time.Time, w *banWatch) {
 		if len(who) > 0 {
 			list = strings.Join(who, ", ")
 		}
-		e.emit(Event{Kind: EventPeerBanned, Peer: ip,
+		e.emit(swarm.Event{Kind: swarm.EventPeerBanned, Peer: ip,
 			Message: fmt.Sprintf("banned IP %s after data from it failed the piece hash check; every peer on that IP is dropped and not dialed again (anacrolix bans whole IPs): %s", ip, list)})
 	}
 	for ip, m := range w.seen {
@@ -240,7 +233,7 @@ func (e *Engine) checkStalls(now time.Time, states map[string]*stallState) {
 			if !paused {
 				t.AllowDataDownload()
 			}
-			e.emit(Event{Kind: EventStall, InfoHash: ih, Peer: holders[0].RemoteAddr.String(),
+			e.emit(swarm.Event{Kind: swarm.EventStall, InfoHash: ih, Peer: holders[0].RemoteAddr.String(),
 				Message: fmt.Sprintf("stall: no data for %s from %d connected peer(s) that have pieces we need (first %s); cancelled and re-sent our requests",
 					idle.Round(time.Second), len(holders), holders[0].RemoteAddr)})
 		case now.Sub(st.nudged) >= stallAfter && now.Sub(st.closedAt) >= 2*stallAfter:
@@ -248,7 +241,7 @@ func (e *Engine) checkStalls(now time.Time, states map[string]*stallState) {
 			st.closedAt = now
 			var again []torrent.PeerInfo
 			for _, pc := range holders {
-				e.emit(Event{Kind: EventStall, InfoHash: ih, Peer: pc.RemoteAddr.String(),
+				e.emit(swarm.Event{Kind: swarm.EventStall, InfoHash: ih, Peer: pc.RemoteAddr.String(),
 					Message: fmt.Sprintf("stall: %s sent nothing for %s though it has pieces we need, even after re-requesting; closing the connection so it is dialed again",
 						pc.RemoteAddr, idle.Round(time.Second))})
 				if a, ok := redialAddr(pc); ok {

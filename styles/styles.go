@@ -1,15 +1,12 @@
-// Package styles is swarmscope's lipgloss theme. Every view that shows a peer
-// origin (the TUI, the headless printer, the NAT report printer) draws it
-// through this package, so one origin has one colour and one glyph
-// everywhere, and colour is never the only cue.
+// Package styles is swarmscope's lipgloss theme and imports only lipgloss.
+// The model's tables name colour roles (an origin's Hue, a NAT grade); the
+// theme turns roles into styles, so one origin has one colour everywhere.
+// Views pair every colour with a glyph or a word: colour is never the only
+// cue.
 package styles
 
 import (
-	"strconv"
-
 	"github.com/charmbracelet/lipgloss"
-	"github.com/swarmscope/swarmscope/engine"
-	"github.com/swarmscope/swarmscope/nat"
 )
 
 // Origin colours: each pair is readable on light and dark backgrounds.
@@ -18,6 +15,7 @@ var (
 	colorOutbound    = lipgloss.AdaptiveColor{Light: "#0550ae", Dark: "#58a6ff"}
 	colorHolepunched = lipgloss.AdaptiveColor{Light: "#8250df", Dark: "#d2a8ff"}
 	colorUPnP        = lipgloss.AdaptiveColor{Light: "#9a6700", Dark: "#e3b341"}
+	colorTeal        = lipgloss.AdaptiveColor{Light: "#0e7490", Dark: "#56d4dd"}
 
 	colorAccent = lipgloss.AdaptiveColor{Light: "#6f42c1", Dark: "#bc8cff"}
 	colorText   = lipgloss.AdaptiveColor{Light: "#1f2328", Dark: "#e6edf3"}
@@ -31,66 +29,24 @@ var (
 	colorBadgeF = lipgloss.AdaptiveColor{Light: "#ffffff", Dark: "#0d1117"}
 )
 
-// OriginColor is the one colour of origin o.
-func OriginColor(o engine.Origin) lipgloss.AdaptiveColor {
-	switch o {
-	case engine.OriginInbound:
-		return colorInbound
-	case engine.OriginOutbound:
-		return colorOutbound
-	case engine.OriginHolepunched:
-		return colorHolepunched
-	case engine.OriginUPnP:
-		return colorUPnP
+// hues maps the colour roles that the model's tables name (an origin's Hue,
+// say) to colours; styles knows colours, not origins, so it imports only
+// lipgloss.
+var hues = map[string]lipgloss.AdaptiveColor{
+	"green":  colorInbound,
+	"blue":   colorOutbound,
+	"violet": colorHolepunched,
+	"amber":  colorUPnP,
+	"teal":   colorTeal,
+	"subtle": colorSubtle,
+}
+
+// HueColor is the colour of role name; an unknown role is subtle.
+func HueColor(name string) lipgloss.AdaptiveColor {
+	if c, ok := hues[name]; ok {
+		return c
 	}
 	return colorSubtle
-}
-
-// OriginGlyph is a one-cell symbol of origin o; the arrows point the way the
-// connection was dialed as seen from the user.
-func OriginGlyph(o engine.Origin) string {
-	switch o {
-	case engine.OriginInbound:
-		return "◀"
-	case engine.OriginOutbound:
-		return "▶"
-	case engine.OriginHolepunched:
-		return "◆"
-	case engine.OriginUPnP:
-		return "■"
-	}
-	return "?"
-}
-
-// OriginLetter is a one-letter ASCII code of origin o, for places where
-// even a glyph is too wide a claim (logs, narrow columns).
-func OriginLetter(o engine.Origin) string {
-	switch o {
-	case engine.OriginInbound:
-		return "I"
-	case engine.OriginOutbound:
-		return "O"
-	case engine.OriginHolepunched:
-		return "H"
-	case engine.OriginUPnP:
-		return "U"
-	}
-	return "?"
-}
-
-// OriginShort is the short column label of origin o.
-func OriginShort(o engine.Origin) string {
-	switch o {
-	case engine.OriginInbound:
-		return "in"
-	case engine.OriginOutbound:
-		return "out"
-	case engine.OriginHolepunched:
-		return "hp"
-	case engine.OriginUPnP:
-		return "upnp"
-	}
-	return string(o)
 }
 
 // Theme holds every style, bound to one lipgloss renderer so that a test can
@@ -109,9 +65,7 @@ type Theme struct {
 	TabActive, TabInactive            lipgloss.Style
 	Key, KeyDesc                      lipgloss.Style
 	Header                            lipgloss.Style
-	origin                            [len(engine.Origins)]lipgloss.Style
-	originBold                        [len(engine.Origins)]lipgloss.Style
-	originBadge                       [len(engine.Origins)]lipgloss.Style
+	hue, hueBold, hueBadge            map[string]lipgloss.Style
 }
 
 // Default is the theme of lipgloss's default renderer (stdout, NO_COLOR and
@@ -150,123 +104,43 @@ func New(r *lipgloss.Renderer) *Theme {
 		KeyDesc:         s().Foreground(colorSubtle),
 		Header:          s().Foreground(colorSubtle).Bold(true),
 	}
-	for i, o := range engine.Origins {
-		t.origin[i] = s().Foreground(OriginColor(o))
-		t.originBold[i] = s().Foreground(OriginColor(o)).Bold(true)
-		t.originBadge[i] = badge(OriginColor(o))
+	t.hue = make(map[string]lipgloss.Style, len(hues))
+	t.hueBold = make(map[string]lipgloss.Style, len(hues))
+	t.hueBadge = make(map[string]lipgloss.Style, len(hues))
+	for name, c := range hues {
+		t.hue[name] = s().Foreground(c)
+		t.hueBold[name] = s().Foreground(c).Bold(true)
+		t.hueBadge[name] = badge(c)
 	}
 	return t
 }
 
-func originIndex(o engine.Origin) int {
-	for i, x := range engine.Origins {
-		if x == o {
-			return i
-		}
-	}
-	return -1
-}
-
-// Origin is the foreground style of origin o.
-func (t *Theme) Origin(o engine.Origin) lipgloss.Style {
-	if i := originIndex(o); i >= 0 {
-		return t.origin[i]
+// Hue is the foreground style of colour role name (subtle if unknown).
+func (t *Theme) Hue(name string) lipgloss.Style {
+	if st, ok := t.hue[name]; ok {
+		return st
 	}
 	return t.Subtle
 }
 
-// OriginBold is Origin in bold, for counts and headings.
-func (t *Theme) OriginBold(o engine.Origin) lipgloss.Style {
-	if i := originIndex(o); i >= 0 {
-		return t.originBold[i]
+// HueBold is Hue in bold, for counts and headings.
+func (t *Theme) HueBold(name string) lipgloss.Style {
+	if st, ok := t.hueBold[name]; ok {
+		return st
 	}
 	return t.Subtle
 }
 
-// OriginBadge is a filled badge in the colour of origin o.
-func (t *Theme) OriginBadge(o engine.Origin) lipgloss.Style {
-	if i := originIndex(o); i >= 0 {
-		return t.originBadge[i]
+// HueBadge is a filled badge in the colour of role name.
+func (t *Theme) HueBadge(name string) lipgloss.Style {
+	if st, ok := t.hueBadge[name]; ok {
+		return st
 	}
 	return t.BadgeInfo
 }
 
-// OriginTag renders glyph and short name ("◆ hp") in the origin's colour.
-func (t *Theme) OriginTag(o engine.Origin) string {
-	return t.Origin(o).Render(OriginGlyph(o) + " " + OriginShort(o))
-}
-
-// OriginCount renders "◆ 3" in the origin's colour.
-func (t *Theme) OriginCount(o engine.Origin, n int) string {
-	return t.OriginBold(o).Render(OriginGlyph(o) + " " + strconv.Itoa(n))
-}
-
-// Legend explains every origin's glyph and colour on one line.
-func (t *Theme) Legend() string {
-	out := ""
-	for i, o := range engine.Origins {
-		if i > 0 {
-			out += "  "
-		}
-		out += t.Origin(o).Render(OriginGlyph(o) + " " + string(o))
-	}
-	return out
-}
-
-// NATTypeLevel grades a classic NAT type for badge colours: 0 good (peers
-// can reach you), 1 so-so (holepunching works), 2 bad.
-func NATTypeLevel(ty nat.Type) int {
-	switch ty {
-	case nat.TypeOpen, nat.TypeFullCone:
-		return 0
-	case nat.TypeRestrictedCone, nat.TypePortRestrictedCone:
-		return 1
-	case nat.TypeSymmetric, nat.TypeSymmetricFirewall, nat.TypeUDPBlocked:
-		return 2
-	}
-	return -1
-}
-
-// NATBadge renders the NAT type as a coloured badge.
-func (t *Theme) NATBadge(ty nat.Type) string {
-	if ty == "" {
-		ty = nat.TypeUnknown
-	}
-	return t.levelBadge(NATTypeLevel(ty)).Render("NAT " + string(ty))
-}
-
-// VerdictLevel grades a reachability verdict like NATTypeLevel.
-func VerdictLevel(v nat.Verdict) int {
-	switch v {
-	case nat.VerdictPublic, nat.VerdictUPnP, nat.VerdictFullCone:
-		return 0
-	case nat.VerdictOutboundOnly:
-		return 2
-	}
-	return -1
-}
-
-// VerdictText says a verdict in a few words.
-func VerdictText(v nat.Verdict) string {
-	switch v {
-	case nat.VerdictPublic:
-		return "reachable: yes, public address"
-	case nat.VerdictUPnP:
-		return "reachable: yes, via UPnP"
-	case nat.VerdictFullCone:
-		return "reachable: yes, full-cone NAT"
-	case nat.VerdictOutboundOnly:
-		return "reachable: no, outbound only"
-	}
-	return "reachable: unknown"
-}
-
-// Verdict renders VerdictText in the verdict's colour.
-func (t *Theme) Verdict(v nat.Verdict) string {
-	return t.Level(VerdictLevel(v)).Render(VerdictText(v))
-}
-
-// Level is the text style of a grade from NATTypeLevel or VerdictLevel.
+// Level is the text style of a grade: 0 good, 1 so-so, 2 bad, anything
+// else unknown (the model's grades, nat.Grade for instance, use these).
 func (t *Theme) Level(level int) lipgloss.Style {
 	switch level {
 	case 0:

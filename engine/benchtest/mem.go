@@ -17,6 +17,7 @@ import (
 
 	"github.com/swarmscope/swarmscope/engine"
 	"github.com/swarmscope/swarmscope/engine/maketorrent"
+	"github.com/swarmscope/swarmscope/engine/swarm"
 )
 
 // SpawnFunc starts a fleet of n peers against target, in another process
@@ -98,8 +99,8 @@ func MeasureEngine(ctx context.Context, opts MemOptions) (MemResult, error) {
 		return res, err
 	}
 	// Wait for the torrent to be live (metadata validated, state known).
-	if _, err := waitSnapshot(ctx, e, 30*time.Second, func(s engine.Snapshot) bool {
-		return len(s.Torrents) == 1 && s.Torrents[0].State == engine.StateDownloading
+	if _, err := waitSnapshot(ctx, e, 30*time.Second, func(s swarm.Snapshot) bool {
+		return len(s.Torrents) == 1 && s.Torrents[0].State == swarm.StateDownloading
 	}); err != nil {
 		return res, fmt.Errorf("torrent never started downloading: %w", err)
 	}
@@ -119,7 +120,7 @@ func MeasureEngine(ctx context.Context, opts MemOptions) (MemResult, error) {
 		return res, fmt.Errorf("connecting %d peers: %w", opts.Peers, err)
 	}
 	defer stop()
-	s, err := waitSnapshot(ctx, e, 60*time.Second, func(s engine.Snapshot) bool {
+	s, err := waitSnapshot(ctx, e, 60*time.Second, func(s swarm.Snapshot) bool {
 		return len(s.Torrents) == 1 && s.Torrents[0].Peers.Total() >= opts.Peers
 	})
 	if len(s.Torrents) == 1 {
@@ -153,7 +154,7 @@ func MeasureEngine(ctx context.Context, opts MemOptions) (MemResult, error) {
 	return res, nil
 }
 
-func waitSnapshot(ctx context.Context, e *engine.Engine, limit time.Duration, ok func(engine.Snapshot) bool) (engine.Snapshot, error) {
+func waitSnapshot(ctx context.Context, e *engine.Engine, limit time.Duration, ok func(swarm.Snapshot) bool) (swarm.Snapshot, error) {
 	deadline := time.After(limit)
 	for {
 		s := e.Latest()

@@ -8,7 +8,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/swarmscope/swarmscope/engine"
+	"github.com/swarmscope/swarmscope/engine/swarm"
 	"github.com/swarmscope/swarmscope/nat"
 )
 
@@ -253,9 +253,9 @@ func runExperiment(ctx context.Context, x experiment, seed uint64, o MatrixOptio
 	deadline := time.Now().Add(wait)
 	for time.Now().Before(deadline) && ctx.Err() == nil {
 		if p, ok := peerAt(a, b); ok {
-			want := engine.OriginOutbound
+			want := swarm.OriginOutbound
 			if x.kind == KindHolepunch {
-				want = engine.OriginHolepunched
+				want = swarm.OriginHolepunched
 			}
 			if p.Origin != want {
 				return false, fmt.Sprintf("connected, but as %s", p.Origin), nil
@@ -268,7 +268,7 @@ func runExperiment(ctx context.Context, x experiment, seed uint64, o MatrixOptio
 }
 
 // peerAt finds b in a's peer list.
-func peerAt(a, b *Node) (engine.PeerInfo, bool) {
+func peerAt(a, b *Node) (swarm.PeerInfo, bool) {
 	for _, t := range a.Engine.Latest().Torrents {
 		for _, p := range t.PeerList {
 			if strings.HasPrefix(p.Addr, b.PublicAddr().Addr().String()+":") {
@@ -276,7 +276,7 @@ func peerAt(a, b *Node) (engine.PeerInfo, bool) {
 			}
 		}
 	}
-	return engine.PeerInfo{}, false
+	return swarm.PeerInfo{}, false
 }
 
 // WriteText prints the matrix as a table with theory next to measurement.

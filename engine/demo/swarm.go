@@ -22,6 +22,7 @@ import (
 
 	"github.com/swarmscope/swarmscope/engine"
 	"github.com/swarmscope/swarmscope/engine/maketorrent"
+	"github.com/swarmscope/swarmscope/engine/swarm"
 	"github.com/swarmscope/swarmscope/nat"
 	"github.com/swarmscope/swarmscope/nat/natlab"
 	"github.com/swarmscope/swarmscope/nat/natlab/igd"
@@ -598,7 +599,7 @@ func (s *Swarm) startUPnP(n *Node) error {
 		InternalIP:  n.Host.Addr().String(),
 		Description: "swarmscope demo " + n.Name(),
 		OnEvent: func(ev upnp.Event) {
-			e.Publish(engine.Event{Time: ev.Time, Kind: engine.EventNAT, Message: "UPnP " + string(ev.Kind) + ": " + ev.Message})
+			e.Publish(swarm.Event{Time: ev.Time, Kind: swarm.EventNAT, Message: "UPnP " + string(ev.Kind) + ": " + ev.Message})
 		},
 	})
 	e.SetUPnP(n.Mapper)
@@ -707,7 +708,7 @@ func (s *Swarm) seeding(n *Node) bool {
 		return true
 	}
 	for _, t := range n.Engine.Latest().Torrents {
-		if t.State == engine.StateSeeding {
+		if t.State == swarm.StateSeeding {
 			return true
 		}
 	}

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/swarmscope/swarmscope/engine"
+	"github.com/swarmscope/swarmscope/engine/swarm"
 	"github.com/swarmscope/swarmscope/nat"
 )
 
@@ -71,7 +72,7 @@ func waitUntil(t *testing.T, what string, timeout time.Duration, cond func() boo
 	}
 }
 
-func peersOf(e *engine.Engine, ih string) []engine.PeerInfo {
+func peersOf(e *engine.Engine, ih string) []swarm.PeerInfo {
 	for _, t := range e.Latest().Torrents {
 		if t.InfoHash == ih {
 			return t.PeerList
@@ -80,7 +81,7 @@ func peersOf(e *engine.Engine, ih string) []engine.PeerInfo {
 	return nil
 }
 
-func describePeers(ps []engine.PeerInfo) string {
+func describePeers(ps []swarm.PeerInfo) string {
 	var parts []string
 	for _, p := range ps {
 		parts = append(parts, fmt.Sprintf("%s:%s/%s", p.Addr, p.Origin, p.Discovery))
@@ -95,12 +96,12 @@ func TestDefaultDemoCompletes(t *testing.T) {
 	// Every origin shows up: the flatmate inbound, seeders outbound, home
 	// peers holepunched, and the latecomer through UPnP (it may arrive
 	// after you have finished; you go on seeding).
-	var seen engine.OriginCounts
+	var seen swarm.OriginCounts
 	waitUntil(t, "peers of every origin", 3*time.Minute, func() bool {
 		for _, p := range peersOf(s.You.Engine, s.InfoHash) {
 			seen.Add(p.Origin, 1)
 		}
-		for _, o := range engine.Origins {
+		for _, o := range swarm.AllOrigins() {
 			if seen.Get(o) == 0 {
 				return false
 			}
@@ -117,7 +118,7 @@ func TestDefaultDemoCompletes(t *testing.T) {
 // collect drains an engine's events into a slice the test can inspect.
 type collector struct {
 	mu  sync.Mutex
-	evs []engine.Event
+	evs []swarm.Event
 }
 
 func collect(e *engine.Engine) *collector {
@@ -132,7 +133,7 @@ func collect(e *engine.Engine) *collector {
 	return c
 }
 
-func (c *collector) find(kind engine.EventKind, peer string) (engine.Event, bool) {
+func (c *collector) find(kind swarm.EventKind, peer string) (swarm.Event, bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	for _, ev := range c.evs {
@@ -140,7 +141,7 @@ func (c *collector) find(kind engine.EventKind, peer string) (engine.Event, bool
 			return ev, true
 		}
 	}
-	return engine.Event{}, false
+	return swarm.Event{}, false
 }
 
 func (c *collector) String() string {
@@ -153,13 +154,13 @@ func (c *collector) String() string {
 	return b.String()
 }
 
-func peerWith(e *engine.Engine, ih string, addr string) (engine.PeerInfo, bool) {
+func peerWith(e *engine.Engine, ih string, addr string) (swarm.PeerInfo, bool) {
 	for _, p := range peersOf(e, ih) {
 		if strings.HasPrefix(p.Addr, addr) {
 			return p, true
 		}
 	}
-	return engine.PeerInfo{}, false
+	return swarm.PeerInfo{}, false
 }
 
 func TestHolepunchBetweenPortRestrictedCones(t *testing.T) {
@@ -182,21 +183,21 @@ func TestHolepunchBetweenPortRestrictedCones(t *testing.T) {
 			t.Logf("alice events:\n%s\nyou events:\n%s", ae, ye)
 		}
 	}()
-	var py, pa engine.PeerInfo
+	var py, pa swarm.PeerInfo
 	waitUntil(t, "a holepunched connection on both ends", 2*time.Minute, func() bool {
 		var ok1, ok2 bool
 		py, ok1 = peerWith(you.Engine, s.InfoHash, alice.PublicAddr().Addr().String())
 		pa, ok2 = peerWith(alice.Engine, s.InfoHash, you.PublicAddr().Addr().String())
 		return ok1 && ok2
 	})
-	if py.Origin != engine.OriginHolepunched || pa.Origin != engine.OriginHolepunched {
+	if py.Origin != swarm.OriginHolepunched || pa.Origin != swarm.OriginHolepunched {
 		t.Fatalf("you sees alice as %s, alice sees you as %s; want holepunched on both ends", py.Origin, pa.Origin)
 	}
 	waitUntil(t, "pieces over the holepunched path", 2*time.Minute, func() bool {
 		snap := you.Engine.Latest()
-		return snap.Path(engine.OriginHolepunched).DownBytes > 0
+		return snap.Path(swarm.OriginHolepunched).DownBytes > 0
 	})
-	if _, ok := ye.find(engine.EventHolepunchSucceeded, ""); !ok {
+	if _, ok := ye.find(swarm.EventHolepunchSucceeded, ""); !ok {
 		t.Errorf("no holepunch-succeeded event on you's side")
 	}
 	waitUntil(t, "you to complete", 3*time.Minute, s.Complete)
@@ -224,17 +225,17 @@ func TestHolepunchSymmetricAgainstPortRestricted(t *testing.T) {
 	}()
 	target := sym.Router.PublicIP().String()
 	waitUntil(t, "a holepunch attempt towards the symmetric peer", 2*time.Minute, func() bool {
-		_, ok1 := ye.find(engine.EventHolepunchConnect, target)
-		_, ok2 := se.find(engine.EventHolepunchConnect, "")
+		_, ok1 := ye.find(swarm.EventHolepunchConnect, target)
+		_, ok2 := se.find(swarm.EventHolepunchConnect, "")
 		return ok1 || ok2
 	})
-	var failed engine.Event
+	var failed swarm.Event
 	waitUntil(t, "the holepunch to be reported failed", 2*time.Minute, func() bool {
 		var ok bool
-		if failed, ok = ye.find(engine.EventHolepunchFailed, target); ok {
+		if failed, ok = ye.find(swarm.EventHolepunchFailed, target); ok {
 			return true
 		}
-		failed, ok = se.find(engine.EventHolepunchFailed, "")
+		failed, ok = se.find(swarm.EventHolepunchFailed, "")
 		return ok
 	})
 	if !strings.Contains(failed.Message, "failed") {
@@ -276,13 +277,13 @@ func TestUPnPLetsAnOutsidePeerIn(t *testing.T) {
 			})
 			you, out := s.Node("you"), s.Node("outsider")
 			if on {
-				var p engine.PeerInfo
+				var p swarm.PeerInfo
 				waitUntil(t, "the outsider to connect in", 2*time.Minute, func() bool {
 					var ok bool
 					p, ok = peerWith(you.Engine, s.InfoHash, out.Addr().Addr().String())
 					return ok
 				})
-				if p.Origin != engine.OriginUPnP {
+				if p.Origin != swarm.OriginUPnP {
 					t.Fatalf("outsider labelled %s, want upnp", p.Origin)
 				}
 				if f := you.Router.Forwards(); len(f) != 1 || f[0].ExternalPort != uint16(you.Port) {

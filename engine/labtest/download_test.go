@@ -5,8 +5,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/swarmscope/swarmscope/engine"
 	"github.com/swarmscope/swarmscope/engine/labtest/nslab"
+	"github.com/swarmscope/swarmscope/engine/swarm"
 )
 
 // Scenario 1: behind a port-restricted NAT, swarmscope downloads from a
@@ -29,7 +29,7 @@ func TestDownloadBehindNATFromTransmission(t *testing.T) {
 		t.Fatalf("no peer-connected event for the seeder %s\n%s", seedHost.IP(), r.describe())
 	}
 	for _, ev := range evs {
-		if ev.Origin != engine.OriginOutbound {
+		if ev.Origin != swarm.OriginOutbound {
 			t.Errorf("seeder connection %s labelled %q, want outbound", ev.Peer, ev.Origin)
 		}
 	}
@@ -45,10 +45,10 @@ func TestDownloadBehindNATFromTransmission(t *testing.T) {
 		t.Errorf("final progress %v, want 1", ti.Progress)
 	}
 	checkPathsAddUp(t, last)
-	if got := last.Paths[string(engine.OriginOutbound)].DownBytes; got < s.tt.Size {
+	if got := last.Paths[string(swarm.OriginOutbound)].DownBytes; got < s.tt.Size {
 		t.Errorf("outbound path downloaded %d bytes, want at least the torrent's %d", got, s.tt.Size)
 	}
-	for _, o := range []engine.Origin{engine.OriginInbound, engine.OriginHolepunched, engine.OriginUPnP} {
+	for _, o := range []swarm.Origin{swarm.OriginInbound, swarm.OriginHolepunched, swarm.OriginUPnP} {
 		if got := last.Paths[string(o)].DownBytes; got != 0 {
 			t.Errorf("%s path downloaded %d bytes; only the outbound seeder had data", o, got)
 		}
@@ -81,7 +81,7 @@ func TestPublicSeederForeignLeecherInbound(t *testing.T) {
 	// The swarmscope tick after the transfer shows the upload on the
 	// inbound path.
 	r.waitTick(time.Minute, "upload on the inbound path", func(tk tick) bool {
-		return tk.Paths[string(engine.OriginInbound)].UpBytes >= s.tt.Size
+		return tk.Paths[string(swarm.OriginInbound)].UpBytes >= s.tt.Size
 	})
 	o := r.parse()
 	evs := o.connected(home.Router.IP().String())
@@ -89,7 +89,7 @@ func TestPublicSeederForeignLeecherInbound(t *testing.T) {
 		t.Fatalf("no peer-connected event for the leecher (NAT address %s)\n%s", home.Router.IP(), r.describe())
 	}
 	for _, ev := range evs {
-		if ev.Origin != engine.OriginInbound {
+		if ev.Origin != swarm.OriginInbound {
 			t.Errorf("leecher connection %s labelled %q, want inbound", ev.Peer, ev.Origin)
 		}
 	}

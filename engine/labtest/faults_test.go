@@ -5,8 +5,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/swarmscope/swarmscope/engine"
 	"github.com/swarmscope/swarmscope/engine/labtest/nslab"
+	"github.com/swarmscope/swarmscope/engine/swarm"
 )
 
 // Scenario 6 (faults). Each fault hits a download from a Transmission seeder
@@ -110,7 +110,7 @@ func TestFaultUPnPDaemonKilled(t *testing.T) {
 	// to remove its mapping on exit, and must say so.
 	reported := false
 	for _, ev := range o.Events {
-		if (ev.Kind == engine.EventNAT || ev.Kind == engine.EventError) && !ev.Time.Before(killed) &&
+		if (ev.Kind == swarm.EventNAT || ev.Kind == swarm.EventError) && !ev.Time.Before(killed) &&
 			strings.Contains(strings.ToLower(ev.Message), "upnp") {
 			reported = true
 		}

@@ -6,8 +6,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/swarmscope/swarmscope/engine"
 	"github.com/swarmscope/swarmscope/engine/labtest/nslab"
+	"github.com/swarmscope/swarmscope/engine/swarm"
 )
 
 // holepunchLab is a public relay seeding slowly (swarmscope, or
@@ -16,7 +16,7 @@ import (
 // leechers incomplete long enough for the second one's direct dial to the
 // first to fail and for the BEP 55 rendezvous to follow.
 type holepunchLab struct {
-	s         *swarm
+	s         *labSwarm
 	relayHost *nslab.Host
 	a, b      *nslab.Home
 	relay     *run // nil when qBittorrent relays
@@ -71,18 +71,18 @@ func (h *holepunchLab) describe() string {
 }
 
 // holepunchedTo finds a holepunched connection event to the given IP.
-func holepunchedTo(r *run, ip string) (engine.Event, bool) {
+func holepunchedTo(r *run, ip string) (swarm.Event, bool) {
 	for _, ev := range r.parse().connected(ip) {
-		if ev.Origin == engine.OriginHolepunched {
+		if ev.Origin == swarm.OriginHolepunched {
 			return ev, true
 		}
 	}
-	return engine.Event{}, false
+	return swarm.Event{}, false
 }
 
 // eventsAbout returns r's events of kind k whose peer has the given IP.
-func eventsAbout(r *run, k engine.EventKind, ip string) []engine.Event {
-	var out []engine.Event
+func eventsAbout(r *run, k swarm.EventKind, ip string) []swarm.Event {
+	var out []swarm.Event
 	for _, ev := range r.parse().ofKind(k) {
 		if hostOf(ev.Peer) == ip {
 			out = append(out, ev)
@@ -142,7 +142,7 @@ func checkHolepunch(t *testing.T, h *holepunchLab) {
 	t.Helper()
 	aIP, bIP := h.a.Router.IP().String(), h.b.Router.IP().String()
 	var side *run
-	var punched engine.Event
+	var punched swarm.Event
 	err := nslab.WaitFor(3*time.Minute, func() (bool, error) {
 		if ev, ok := holepunchedTo(h.ra, bIP); ok {
 			side, punched = h.ra, ev
@@ -170,20 +170,20 @@ func checkHolepunch(t *testing.T, h *holepunchLab) {
 	}
 
 	// The relay introduced them, and both got a Connect naming the other.
-	if h.relay != nil && len(eventsAbout(h.relay, engine.EventHolepunchRelayed, aIP))+len(eventsAbout(h.relay, engine.EventHolepunchRelayed, bIP)) == 0 {
+	if h.relay != nil && len(eventsAbout(h.relay, swarm.EventHolepunchRelayed, aIP))+len(eventsAbout(h.relay, swarm.EventHolepunchRelayed, bIP)) == 0 {
 		t.Errorf("relay logged no holepunch-relayed event naming a or b")
 	}
 	if err := nslab.WaitFor(time.Minute, func() (bool, error) {
-		return len(eventsAbout(h.ra, engine.EventHolepunchConnect, bIP)) > 0 &&
-			len(eventsAbout(h.rb, engine.EventHolepunchConnect, aIP)) > 0, nil
+		return len(eventsAbout(h.ra, swarm.EventHolepunchConnect, bIP)) > 0 &&
+			len(eventsAbout(h.rb, swarm.EventHolepunchConnect, aIP)) > 0, nil
 	}); err != nil {
 		t.Errorf("holepunch-connect naming the other side: a %d, b %d; want both",
-			len(eventsAbout(h.ra, engine.EventHolepunchConnect, bIP)), len(eventsAbout(h.rb, engine.EventHolepunchConnect, aIP)))
+			len(eventsAbout(h.ra, swarm.EventHolepunchConnect, bIP)), len(eventsAbout(h.rb, swarm.EventHolepunchConnect, aIP)))
 	}
 
 	// Pieces cross the holepunched path.
 	side.waitTick(3*time.Minute, "bytes on the holepunched path", func(tk tick) bool {
-		p := tk.Paths[string(engine.OriginHolepunched)]
+		p := tk.Paths[string(swarm.OriginHolepunched)]
 		return p.DownBytes > 0 || p.UpBytes > 0
 	})
 	// Both complete with verified data.
@@ -197,7 +197,7 @@ func checkHolepunch(t *testing.T, h *holepunchLab) {
 	h.s.verifyIn(h.rb.Dir)
 
 	// Whoever's direct dial failed asked the relay for the rendezvous.
-	if len(eventsAbout(h.ra, engine.EventHolepunchRendezvous, bIP))+len(eventsAbout(h.rb, engine.EventHolepunchRendezvous, aIP)) == 0 {
+	if len(eventsAbout(h.ra, swarm.EventHolepunchRendezvous, bIP))+len(eventsAbout(h.rb, swarm.EventHolepunchRendezvous, aIP)) == 0 {
 		t.Errorf("neither peer logged a holepunch-rendezvous naming the other")
 	}
 }
@@ -208,13 +208,13 @@ func checkHolepunch(t *testing.T, h *holepunchLab) {
 func TestHolepunchFailsAgainstSymmetricNAT(t *testing.T) {
 	h := newHolepunchLab(t, nslab.NATSymmetric, false)
 	aIP, bIP := h.a.Router.IP().String(), h.b.Router.IP().String()
-	var failed engine.Event
+	var failed swarm.Event
 	err := nslab.WaitFor(4*time.Minute, func() (bool, error) {
 		for _, c := range []struct {
 			r  *run
 			ip string
 		}{{h.ra, bIP}, {h.rb, aIP}} {
-			for _, k := range []engine.EventKind{engine.EventHolepunchFailed, engine.EventHolepunchError} {
+			for _, k := range []swarm.EventKind{swarm.EventHolepunchFailed, swarm.EventHolepunchError} {
 				if evs := eventsAbout(c.r, k, c.ip); len(evs) > 0 {
 					failed = evs[0]
 					return true, nil

@@ -10,8 +10,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/swarmscope/swarmscope/engine"
 	"github.com/swarmscope/swarmscope/engine/labtest/nslab"
+	"github.com/swarmscope/swarmscope/engine/swarm"
 )
 
 // Transmission 3.00 advertises reqq 512 but rejects the 512th outstanding
@@ -32,7 +32,7 @@ func TestDownloadPastTransmissionReqq(t *testing.T) {
 	o := r.waitExit(4 * time.Minute)
 	s.verifyIn(dir)
 	t.Logf("24 MiB from Transmission in %s", time.Since(start).Round(100*time.Millisecond))
-	stalls := o.ofKind(engine.EventStall)
+	stalls := o.ofKind(swarm.EventStall)
 	for _, ev := range stalls {
 		t.Logf("stall event: %s", ev.Message)
 	}
@@ -62,7 +62,7 @@ func TestStallWatchdogRecoversTransmission(t *testing.T) {
 	r := &run{Proc: p, t: t, Host: home.Host, Dir: dir, Port: 6881}
 	o := r.waitExit(4 * time.Minute)
 	s.verifyIn(dir)
-	stalls := o.ofKind(engine.EventStall)
+	stalls := o.ofKind(swarm.EventStall)
 	if len(stalls) == 0 {
 		t.Fatalf("completed without a stall event: the stall did not happen, so this test shows nothing\n%s", r.describe())
 	}

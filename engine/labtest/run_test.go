@@ -9,8 +9,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/swarmscope/swarmscope/engine"
 	"github.com/swarmscope/swarmscope/engine/labtest/nslab"
+	"github.com/swarmscope/swarmscope/engine/swarm"
 )
 
 // run is one swarmscope process in the lab.
@@ -38,15 +38,15 @@ func startHeadless(t *testing.T, h *nslab.Host, dir string, port int, source str
 
 // tick is one line of headless JSON output: a snapshot plus per-path stats.
 type tick struct {
-	Time     time.Time                   `json:"time"`
-	Torrents []engine.TorrentInfo        `json:"torrents"`
-	Paths    map[string]engine.PathStats `json:"paths"`
+	Time     time.Time                  `json:"time"`
+	Torrents []swarm.TorrentInfo        `json:"torrents"`
+	Paths    map[string]swarm.PathStats `json:"paths"`
 }
 
 // output is the headless output parsed so far.
 type output struct {
 	Ticks   []tick
-	Events  []engine.Event
+	Events  []swarm.Event
 	Summary *tick
 	// Other holds lines that were JSON objects of no known shape.
 	Other []string
@@ -77,12 +77,12 @@ func (r *run) parse() output {
 				o.Summary = &s
 			}
 		case m["event"] != nil:
-			var ev engine.Event
+			var ev swarm.Event
 			if json.Unmarshal(m["event"], &ev) == nil {
 				o.Events = append(o.Events, ev)
 			}
 		case m["kind"] != nil && m["message"] != nil:
-			var ev engine.Event
+			var ev swarm.Event
 			if json.Unmarshal([]byte(line), &ev) == nil {
 				o.Events = append(o.Events, ev)
 			}
@@ -114,21 +114,21 @@ func (o output) last() (tick, bool) {
 }
 
 // torrent finds a torrent in a tick by info hash.
-func (tk tick) torrent(ih string) (engine.TorrentInfo, bool) {
+func (tk tick) torrent(ih string) (swarm.TorrentInfo, bool) {
 	for _, ti := range tk.Torrents {
 		if strings.EqualFold(ti.InfoHash, ih) {
 			return ti, true
 		}
 	}
-	return engine.TorrentInfo{}, false
+	return swarm.TorrentInfo{}, false
 }
 
 // connected returns the peer-connected events whose remote address has the
 // given IP (any port: a NAT may change it).
-func (o output) connected(ip string) []engine.Event {
-	var evs []engine.Event
+func (o output) connected(ip string) []swarm.Event {
+	var evs []swarm.Event
 	for _, ev := range o.Events {
-		if ev.Kind == engine.EventPeerConnected && hostOf(ev.Peer) == ip {
+		if ev.Kind == swarm.EventPeerConnected && hostOf(ev.Peer) == ip {
 			evs = append(evs, ev)
 		}
 	}
@@ -136,8 +136,8 @@ func (o output) connected(ip string) []engine.Event {
 }
 
 // ofKind returns the events of one kind.
-func (o output) ofKind(k engine.EventKind) []engine.Event {
-	var evs []engine.Event
+func (o output) ofKind(k swarm.EventKind) []swarm.Event {
+	var evs []swarm.Event
 	for _, ev := range o.Events {
 		if ev.Kind == k {
 			evs = append(evs, ev)
@@ -181,9 +181,9 @@ func (r *run) waitTick(timeout time.Duration, what string, cond func(tick) bool)
 }
 
 // waitEvent waits until an event satisfies cond.
-func (r *run) waitEvent(timeout time.Duration, what string, cond func(engine.Event) bool) engine.Event {
+func (r *run) waitEvent(timeout time.Duration, what string, cond func(swarm.Event) bool) swarm.Event {
 	r.t.Helper()
-	var found engine.Event
+	var found swarm.Event
 	err := nslab.WaitFor(timeout, func() (bool, error) {
 		for _, ev := range r.parse().Events {
 			if cond(ev) {

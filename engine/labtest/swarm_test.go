@@ -11,8 +11,8 @@ import (
 	"github.com/swarmscope/swarmscope/engine/labtest/nslab"
 )
 
-// swarm is a lab with a public opentracker and one test torrent.
-type swarm struct {
+// labSwarm is a lab with a public opentracker and one test torrent.
+type labSwarm struct {
 	t           *testing.T
 	lab         *nslab.Lab
 	trackerHost *nslab.Host
@@ -22,7 +22,7 @@ type swarm struct {
 
 // newSwarm makes a lab, a torrent of sz bytes and an opentracker that allows
 // it. With udp the torrent announces over UDP, otherwise over HTTP.
-func newSwarm(t *testing.T, sz int64, udp bool) *swarm {
+func newSwarm(t *testing.T, sz int64, udp bool) *labSwarm {
 	t.Helper()
 	nslab.Require(t, "opentracker")
 	l := nslab.New(t)
@@ -36,12 +36,12 @@ func newSwarm(t *testing.T, sz int64, udp bool) *swarm {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &swarm{t: t, lab: l, trackerHost: trh, tracker: trh.StartOpentracker(tt.InfoHash), tt: tt}
+	return &labSwarm{t: t, lab: l, trackerHost: trh, tracker: trh.StartOpentracker(tt.InfoHash), tt: tt}
 }
 
 // transmissionSeeder starts a Transmission seeder of the torrent on h and
 // waits until the tracker lists it. kBps > 0 caps its upload rate.
-func (s *swarm) transmissionSeeder(h *nslab.Host, kBps int) *nslab.Transmission {
+func (s *labSwarm) transmissionSeeder(h *nslab.Host, kBps int) *nslab.Transmission {
 	s.t.Helper()
 	nslab.Require(s.t, "transmission-daemon", "transmission-remote")
 	tr := h.StartTransmission(s.tt.DataDir, 51413)
@@ -60,14 +60,14 @@ func (s *swarm) transmissionSeeder(h *nslab.Host, kBps int) *nslab.Transmission 
 	return tr
 }
 
-func (s *swarm) waitSeeders(n int) {
+func (s *labSwarm) waitSeeders(n int) {
 	s.t.Helper()
 	if err := s.tracker.WaitSeeders(s.trackerHost, s.tt.InfoHash, n, 90*time.Second); err != nil {
 		s.t.Fatal(err)
 	}
 }
 
-func (s *swarm) waitPeers(n int) {
+func (s *labSwarm) waitPeers(n int) {
 	s.t.Helper()
 	if err := s.tracker.WaitPeers(s.trackerHost, s.tt.InfoHash, n, 90*time.Second); err != nil {
 		s.t.Fatal(err)
@@ -76,7 +76,7 @@ func (s *swarm) waitPeers(n int) {
 
 // seedDir makes a directory that already holds the torrent's data, for a
 // swarmscope that seeds.
-func (s *swarm) seedDir(name string) string {
+func (s *labSwarm) seedDir(name string) string {
 	s.t.Helper()
 	dir := filepath.Join(s.lab.Dir(), name)
 	if err := os.MkdirAll(dir, 0o755); err != nil {
@@ -89,7 +89,7 @@ func (s *swarm) seedDir(name string) string {
 }
 
 // emptyDir makes an empty download directory.
-func (s *swarm) emptyDir(name string) string {
+func (s *labSwarm) emptyDir(name string) string {
 	s.t.Helper()
 	dir := filepath.Join(s.lab.Dir(), name)
 	if err := os.MkdirAll(dir, 0o755); err != nil {
@@ -99,7 +99,7 @@ func (s *swarm) emptyDir(name string) string {
 }
 
 // verifyIn checks the downloaded file under dir (swarmscope may nest it).
-func (s *swarm) verifyIn(dir string) {
+func (s *labSwarm) verifyIn(dir string) {
 	s.t.Helper()
 	var found string
 	_ = filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {

@@ -7,8 +7,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/swarmscope/swarmscope/engine"
 	"github.com/swarmscope/swarmscope/engine/labtest/nslab"
+	"github.com/swarmscope/swarmscope/engine/swarm"
 )
 
 // mappingsFor lists the gateway's mappings of the host's port.
@@ -87,14 +87,14 @@ func TestUPnPInboundLabelledUPnP(t *testing.T) {
 	}
 	s.verifyIn(dl)
 	r.waitTick(time.Minute, "upload on the upnp path", func(tk tick) bool {
-		return tk.Paths[string(engine.OriginUPnP)].UpBytes >= s.tt.Size
+		return tk.Paths[string(swarm.OriginUPnP)].UpBytes >= s.tt.Size
 	})
 	evs := r.parse().connected(leechHost.IP().String())
 	if len(evs) == 0 {
 		t.Fatalf("no peer-connected event for the public leecher %s\n%s", leechHost.IP(), r.describe())
 	}
 	for _, ev := range evs {
-		if ev.Origin != engine.OriginUPnP {
+		if ev.Origin != swarm.OriginUPnP {
 			t.Errorf("leecher connection %s labelled %q, want upnp", ev.Peer, ev.Origin)
 		}
 	}

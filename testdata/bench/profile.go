@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/swarmscope/swarmscope/engine"
+	"github.com/swarmscope/swarmscope/engine/swarm"
 )
 
 // runInProcess runs the profile contender: the engine in this process
@@ -66,9 +67,9 @@ func (b *bench) engineDownload(ctx context.Context, dir string, c *content) erro
 		case s := <-e.Snapshots():
 			if len(s.Torrents) == 1 {
 				switch s.Torrents[0].State {
-				case engine.StateSeeding:
+				case swarm.StateSeeding:
 					return nil
-				case engine.StateError:
+				case swarm.StateError:
 					return errors.New(s.Torrents[0].Err)
 				}
 			}

@@ -16,6 +16,7 @@ import (
 
 	"github.com/swarmscope/swarmscope/engine"
 	"github.com/swarmscope/swarmscope/engine/demo"
+	"github.com/swarmscope/swarmscope/engine/swarm"
 	"github.com/swarmscope/swarmscope/nat"
 	"github.com/swarmscope/swarmscope/ui/tui"
 )
@@ -174,7 +175,7 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		} else {
 			msg += fmt.Sprintf("you are behind %s (mapping %s, filtering %s), public address %s", r.NATType, r.Mapping, r.Filtering, r.PublicAddr)
 		}
-		s.You.Engine.Publish(engine.Event{Kind: engine.EventNAT, Message: msg})
+		s.You.Engine.Publish(swarm.Event{Kind: swarm.EventNAT, Message: msg})
 	}()
 	code := runHeadless(ctx, s.You.Engine, headlessOptions{Out: stdout, Err: stderr, JSON: *asJSON})
 	if code != ExitOK {
@@ -230,7 +231,7 @@ func runMatrix(ctx context.Context, seed uint64, asJSON bool, stdout, stderr io.
 }
 
 // demoEventKind marks the demo's own progress lines in the events pane.
-const demoEventKind engine.EventKind = "demo"
+const demoEventKind swarm.EventKind = "demo"
 
 // runDemoTUI opens the TUI at once and builds the simulated internet behind
 // it: the world's progress appears as events, and "you"'s snapshots and
@@ -238,24 +239,24 @@ const demoEventKind engine.EventKind = "demo"
 func runDemoTUI(ctx context.Context, opts demo.Options, title string, stderr io.Writer) int {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	snaps := make(chan engine.Snapshot, 1)
-	events := make(chan engine.Event, 1024)
-	emit := func(ev engine.Event) {
+	snaps := make(chan swarm.Snapshot, 1)
+	events := make(chan swarm.Event, 1024)
+	emit := func(ev swarm.Event) {
 		select {
 		case events <- ev:
 		default: // the view is behind; an event line is not worth blocking the swarm
 		}
 	}
-	opts.OnProgress = func(msg string) { emit(engine.Event{Time: time.Now(), Kind: demoEventKind, Message: msg}) }
+	opts.OnProgress = func(msg string) { emit(swarm.Event{Time: time.Now(), Kind: demoEventKind, Message: msg}) }
 	back := &demoBackend{ready: make(chan struct{})}
 	started := make(chan struct{})
 	go func() {
 		defer close(started)
-		emit(engine.Event{Time: time.Now(), Kind: demoEventKind, Message: "building the simulated internet: STUN server, directory, seeders, home routers"})
+		emit(swarm.Event{Time: time.Now(), Kind: demoEventKind, Message: "building the simulated internet: STUN server, directory, seeders, home routers"})
 		s, err := demo.Start(ctx, opts)
 		if err != nil {
 			if ctx.Err() == nil {
-				emit(engine.Event{Time: time.Now(), Kind: engine.EventError, Message: "demo: " + oneLine(err.Error())})
+				emit(swarm.Event{Time: time.Now(), Kind: swarm.EventError, Message: "demo: " + oneLine(err.Error())})
 			}
 			return
 		}
@@ -291,7 +292,7 @@ func runDemoTUI(ctx context.Context, opts demo.Options, title string, stderr io.
 
 // forward copies an engine's snapshots (newest wins) and events to the
 // TUI's channels until ctx ends.
-func forward(ctx context.Context, e *engine.Engine, snaps chan engine.Snapshot, emit func(engine.Event)) {
+func forward(ctx context.Context, e *engine.Engine, snaps chan swarm.Snapshot, emit func(swarm.Event)) {
 	evs := e.Events()
 	for {
 		select {
@@ -362,7 +363,7 @@ func (b *demoBackend) Remove(ih string, deleteData bool) error {
 	return e.Remove(ih, deleteData)
 }
 
-func (b *demoBackend) SetFilePriority(ih string, file int, p engine.Priority) error {
+func (b *demoBackend) SetFilePriority(ih string, file int, p swarm.Priority) error {
 	e, err := b.engine()
 	if err != nil {
 		return err

@@ -15,6 +15,7 @@ import (
 	"github.com/charmbracelet/x/term"
 
 	"github.com/swarmscope/swarmscope/engine"
+	"github.com/swarmscope/swarmscope/engine/swarm"
 	"github.com/swarmscope/swarmscope/nat"
 	"github.com/swarmscope/swarmscope/nat/upnp"
 	"github.com/swarmscope/swarmscope/ui/tui"
@@ -278,7 +279,7 @@ func startUPnP(ctx context.Context, f *downloadFlags, e *engine.Engine) *upnp.Ma
 		Source: src,
 		Port:   e.ListenPort(),
 		OnEvent: func(ev upnp.Event) {
-			e.Publish(engine.Event{Time: ev.Time, Kind: engine.EventNAT, Message: "UPnP " + string(ev.Kind) + ": " + ev.Message})
+			e.Publish(swarm.Event{Time: ev.Time, Kind: swarm.EventNAT, Message: "UPnP " + string(ev.Kind) + ": " + ev.Message})
 		},
 	})
 	e.SetUPnP(m)

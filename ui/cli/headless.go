@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/swarmscope/swarmscope/engine"
+	"github.com/swarmscope/swarmscope/engine/swarm"
 )
 
 // headlessOptions configures runHeadless.
@@ -21,8 +22,8 @@ type headlessOptions struct {
 
 // Headless source of truth: an Engine's snapshots and events.
 type snapshotSource interface {
-	Snapshots() <-chan engine.Snapshot
-	Events() <-chan engine.Event
+	Snapshots() <-chan swarm.Snapshot
+	Events() <-chan swarm.Event
 }
 
 type jsonPath struct {
@@ -34,17 +35,17 @@ type jsonPath struct {
 }
 
 type jsonTorrent struct {
-	Name     string              `json:"name"`
-	InfoHash string              `json:"infohash"`
-	State    engine.State        `json:"state"`
-	Progress float64             `json:"progress"`
-	Size     int64               `json:"size"`
-	DownBps  float64             `json:"down_bps"`
-	UpBps    float64             `json:"up_bps"`
-	DownB    int64               `json:"down_bytes"`
-	UpB      int64               `json:"up_bytes"`
-	Peers    engine.OriginCounts `json:"peers"`
-	Error    string              `json:"error,omitempty"`
+	Name     string             `json:"name"`
+	InfoHash string             `json:"infohash"`
+	State    swarm.State        `json:"state"`
+	Progress float64            `json:"progress"`
+	Size     int64              `json:"size"`
+	DownBps  float64            `json:"down_bps"`
+	UpBps    float64            `json:"up_bps"`
+	DownB    int64              `json:"down_bytes"`
+	UpB      int64              `json:"up_bytes"`
+	Peers    swarm.OriginCounts `json:"peers"`
+	Error    string             `json:"error,omitempty"`
 }
 
 type jsonTick struct {
@@ -55,8 +56,8 @@ type jsonTick struct {
 }
 
 type jsonEvent struct {
-	Type  string       `json:"type"` // "event"
-	Event engine.Event `json:"event"`
+	Type  string      `json:"type"` // "event"
+	Event swarm.Event `json:"event"`
 }
 
 type jsonSummary struct {
@@ -68,16 +69,16 @@ type jsonSummary struct {
 	Paths    map[string]jsonPath `json:"paths"`
 }
 
-func pathsJSON(s engine.Snapshot) map[string]jsonPath {
-	m := make(map[string]jsonPath, len(engine.Origins))
-	for _, o := range engine.Origins {
+func pathsJSON(s swarm.Snapshot) map[string]jsonPath {
+	m := make(map[string]jsonPath, swarm.NumOrigins)
+	for _, o := range swarm.AllOrigins() {
 		p := s.Path(o)
 		m[string(o)] = jsonPath{p.Peers, p.DownBps, p.UpBps, p.DownBytes, p.UpBytes}
 	}
 	return m
 }
 
-func torrentsJSON(s engine.Snapshot) []jsonTorrent {
+func torrentsJSON(s swarm.Snapshot) []jsonTorrent {
 	out := make([]jsonTorrent, 0, len(s.Torrents))
 	for _, t := range s.Torrents {
 		out = append(out, jsonTorrent{t.Name, t.InfoHash, t.State, t.Progress, t.Size, t.DownBps, t.UpBps, t.DownBytes, t.UpBytes, t.Peers, t.Err})
@@ -87,14 +88,14 @@ func torrentsJSON(s engine.Snapshot) []jsonTorrent {
 
 // allDone reports whether every torrent has finished, and whether any
 // failed on the way.
-func allDone(s engine.Snapshot) (done, failed bool) {
+func allDone(s swarm.Snapshot) (done, failed bool) {
 	if len(s.Torrents) == 0 {
 		return false, false
 	}
 	for _, t := range s.Torrents {
 		switch t.State {
-		case engine.StateSeeding:
-		case engine.StateError:
+		case swarm.StateSeeding:
+		case swarm.StateError:
 			failed = true
 		default:
 			return false, false
@@ -111,7 +112,7 @@ func runHeadless(ctx context.Context, src snapshotSource, o headlessOptions) int
 	}
 	enc := json.NewEncoder(o.Out)
 	start := time.Now()
-	var last engine.Snapshot
+	var last swarm.Snapshot
 	var lastLine time.Time
 	events := src.Events()
 	for {
@@ -160,23 +161,23 @@ func runHeadless(ctx context.Context, src snapshotSource, o headlessOptions) int
 	}
 }
 
-func notable(k engine.EventKind) bool {
+func notable(k swarm.EventKind) bool {
 	switch k {
-	case engine.EventPeerConnected, engine.EventPeerDisconnected, engine.EventTrackerAnnounce:
+	case swarm.EventPeerConnected, swarm.EventPeerDisconnected, swarm.EventTrackerAnnounce:
 		return false
 	}
 	return true
 }
 
-func humanLine(s engine.Snapshot) string {
+func humanLine(s swarm.Snapshot) string {
 	var b strings.Builder
 	b.WriteString(s.Time.Format(time.TimeOnly))
 	var size, done int64
-	var peers engine.OriginCounts
+	var peers swarm.OriginCounts
 	for _, t := range s.Torrents {
 		size += t.Size
 		done += t.Completed
-		for _, o := range engine.Origins {
+		for _, o := range swarm.AllOrigins() {
 			peers.Add(o, t.Peers.Get(o))
 		}
 	}
@@ -185,12 +186,17 @@ func humanLine(s engine.Snapshot) string {
 	} else {
 		b.WriteString("  fetching metadata")
 	}
-	fmt.Fprintf(&b, "  ↓ %s  ↑ %s  peers: in %d, out %d, holepunched %d, upnp %d",
-		engine.FormatRate(s.DownBps), engine.FormatRate(s.UpBps), peers.Inbound, peers.Outbound, peers.Holepunched, peers.UPnP)
+	fmt.Fprintf(&b, "  ↓ %s  ↑ %s  peers:", engine.FormatRate(s.DownBps), engine.FormatRate(s.UpBps))
+	for i, o := range swarm.AllOrigins() {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		fmt.Fprintf(&b, " %s %d", o, peers.Get(o))
+	}
 	return b.String()
 }
 
-func printSummary(o headlessOptions, enc *json.Encoder, s engine.Snapshot, start time.Time, complete bool) {
+func printSummary(o headlessOptions, enc *json.Encoder, s swarm.Snapshot, start time.Time, complete bool) {
 	elapsed := time.Since(start)
 	if o.JSON {
 		enc.Encode(jsonSummary{Type: "summary", Time: time.Now(), Complete: complete, Elapsed: elapsed.Seconds(), Torrents: torrentsJSON(s), Paths: pathsJSON(s)})
@@ -203,7 +209,7 @@ func printSummary(o headlessOptions, enc *json.Encoder, s engine.Snapshot, start
 		fmt.Fprintf(o.Out, "  %s  %s  %.1f%%  %s\n", t.InfoHash[:8], t.Name, 100*t.Progress, t.State)
 	}
 	fmt.Fprintln(o.Out, "bytes by path:")
-	for _, o2 := range engine.Origins {
+	for _, o2 := range swarm.AllOrigins() {
 		p := s.Path(o2)
 		fmt.Fprintf(o.Out, "  %-12s ↓ %-10s ↑ %-10s\n", o2, engine.FormatBytes(p.DownBytes), engine.FormatBytes(p.UpBytes))
 	}

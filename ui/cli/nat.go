@@ -18,6 +18,7 @@ import (
 	"github.com/swarmscope/swarmscope/nat"
 	"github.com/swarmscope/swarmscope/nat/upnp"
 	"github.com/swarmscope/swarmscope/styles"
+	"github.com/swarmscope/swarmscope/ui/tui/render"
 )
 
 // defaultSTUN are well-known public servers; stun.stunprotocol.org runs
@@ -163,10 +164,10 @@ func printNatReport(w io.Writer, r nat.Report) {
 		return "no"
 	}
 
-	b.WriteString(th.Brand.Render("swarmscope nat") + "  " + th.NATBadge(r.NATType) + "\n")
+	b.WriteString(th.Brand.Render("swarmscope nat") + "  " + render.NATBadge(th, r.NATType) + "\n")
 
 	section("Verdict")
-	row("Reachable", th.Verdict(r.Reachable.Verdict))
+	row("Reachable", render.Verdict(th, r.Reachable.Verdict))
 	for i, line := range wrap(r.Reachable.Advice, 64) {
 		if i == 0 {
 			row("Advice", line)

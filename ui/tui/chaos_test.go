@@ -8,7 +8,7 @@ import (
 
 	tea "github.com/charmbracelet/bubbletea"
 
-	"github.com/swarmscope/swarmscope/engine"
+	"github.com/swarmscope/swarmscope/engine/swarm"
 	"github.com/swarmscope/swarmscope/nat"
 )
 
@@ -49,7 +49,7 @@ func TestChaos(t *testing.T) {
 			}
 			m = step(t, m, snapshotMsg{snap: s})
 		case 1:
-			m = step(t, m, eventsMsg{evs: []engine.Event{{Time: fixedNow.Add(time.Duration(r.intn(200)-100) * time.Second), Kind: pick(&r, []engine.EventKind{engine.EventHolepunchSucceeded, engine.EventHolepunchConnect, engine.EventError, "unknown-kind"}), Peer: pick(&r, names), Message: pick(&r, names)}}})
+			m = step(t, m, eventsMsg{evs: []swarm.Event{{Time: fixedNow.Add(time.Duration(r.intn(200)-100) * time.Second), Kind: pick(&r, []swarm.EventKind{swarm.EventHolepunchSucceeded, swarm.EventHolepunchConnect, swarm.EventError, "unknown-kind"}), Peer: pick(&r, names), Message: pick(&r, names)}}})
 		case 2:
 			w, h = 1+r.intn(220), 1+r.intn(70)
 			m = step(t, m, sizeMsg(w, h))

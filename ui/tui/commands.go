@@ -9,17 +9,18 @@ import (
 	tea "github.com/charmbracelet/bubbletea"
 
 	"github.com/swarmscope/swarmscope/engine"
+	"github.com/swarmscope/swarmscope/engine/swarm"
 	"github.com/swarmscope/swarmscope/nat"
 )
 
 type (
 	snapshotMsg struct {
-		snap   engine.Snapshot
+		snap   swarm.Snapshot
 		closed bool
 	}
 	snapshotsClosedMsg struct{}
 	eventsMsg          struct {
-		evs    []engine.Event
+		evs    []swarm.Event
 		closed bool
 	}
 	natReportMsg struct {
@@ -39,7 +40,7 @@ type (
 	priorityResultMsg struct {
 		infohash string
 		file     int
-		prio     engine.Priority
+		prio     swarm.Priority
 		err      error
 	}
 	clearStatusMsg struct{ id int }
@@ -51,7 +52,7 @@ const maxEventBatch = 512
 
 // waitSnapshot delivers the newest queued snapshot: a UI that fell behind
 // skips stale ticks instead of replaying them.
-func waitSnapshot(ch <-chan engine.Snapshot) tea.Cmd {
+func waitSnapshot(ch <-chan swarm.Snapshot) tea.Cmd {
 	return func() tea.Msg {
 		s, ok := <-ch
 		if !ok {
@@ -71,13 +72,13 @@ func waitSnapshot(ch <-chan engine.Snapshot) tea.Cmd {
 	}
 }
 
-func waitEvents(ch <-chan engine.Event) tea.Cmd {
+func waitEvents(ch <-chan swarm.Event) tea.Cmd {
 	return func() tea.Msg {
 		e, ok := <-ch
 		if !ok {
 			return eventsMsg{closed: true}
 		}
-		evs := []engine.Event{e}
+		evs := []swarm.Event{e}
 		for len(evs) < maxEventBatch {
 			select {
 			case e, ok := <-ch:
@@ -138,7 +139,7 @@ func action(what string, f func() error) tea.Cmd {
 	}
 }
 
-func setPriority(b Backend, ih string, file int, p engine.Priority) tea.Cmd {
+func setPriority(b Backend, ih string, file int, p swarm.Priority) tea.Cmd {
 	return func() tea.Msg {
 		return priorityResultMsg{infohash: ih, file: file, prio: p, err: b.SetFilePriority(ih, file, p)}
 	}

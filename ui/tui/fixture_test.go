@@ -12,7 +12,7 @@ import (
 	"github.com/charmbracelet/lipgloss"
 	"github.com/muesli/termenv"
 
-	"github.com/swarmscope/swarmscope/engine"
+	"github.com/swarmscope/swarmscope/engine/swarm"
 	"github.com/swarmscope/swarmscope/nat"
 )
 
@@ -41,23 +41,23 @@ func pick[T any](r *rng, xs []T) T { return xs[r.intn(len(xs))] }
 var clients = []string{"qBittorrent 4.6.5", "Transmission 4.0.6", "libtorrent 2.0.10", "swarmscope 0.1.0", "Deluge 2.1.1", "aria2 1.37.0", "µTorrent 3.6.0"}
 
 // fixturePeers makes n peers with every origin, transport and discovery.
-func fixturePeers(n int) []engine.PeerInfo {
+func fixturePeers(n int) []swarm.PeerInfo {
 	r := rng(42)
-	ps := make([]engine.PeerInfo, n)
-	origins := []engine.Origin{engine.OriginOutbound, engine.OriginOutbound, engine.OriginOutbound, engine.OriginInbound, engine.OriginInbound, engine.OriginHolepunched, engine.OriginUPnP}
+	ps := make([]swarm.PeerInfo, n)
+	origins := []swarm.Origin{swarm.OriginOutbound, swarm.OriginOutbound, swarm.OriginOutbound, swarm.OriginInbound, swarm.OriginInbound, swarm.OriginHolepunched, swarm.OriginUPnP}
 	for i := range ps {
 		o := pick(&r, origins)
-		disc := pick(&r, []engine.Discovery{engine.DiscoveryTracker, engine.DiscoveryDHT, engine.DiscoveryPEX, engine.DiscoveryDirect})
-		tr := engine.TransportTCP
+		disc := pick(&r, []swarm.Discovery{swarm.DiscoveryTracker, swarm.DiscoveryDHT, swarm.DiscoveryPEX, swarm.DiscoveryDirect})
+		tr := swarm.TransportTCP
 		switch o {
-		case engine.OriginInbound, engine.OriginUPnP:
-			disc = engine.DiscoveryIncoming
-		case engine.OriginHolepunched:
-			disc = engine.DiscoveryHolepunch
-			tr = engine.TransportUTP
+		case swarm.OriginInbound, swarm.OriginUPnP:
+			disc = swarm.DiscoveryIncoming
+		case swarm.OriginHolepunched:
+			disc = swarm.DiscoveryHolepunch
+			tr = swarm.TransportUTP
 		}
 		if r.intn(3) == 0 {
-			tr = engine.TransportUTP
+			tr = swarm.TransportUTP
 		}
 		var addr string
 		if r.intn(5) == 0 {
@@ -69,7 +69,7 @@ func fixturePeers(n int) []engine.PeerInfo {
 		if r.intn(4) != 0 {
 			down = float64(r.intn(900_000))
 		}
-		ps[i] = engine.PeerInfo{
+		ps[i] = swarm.PeerInfo{
 			ID:        fmt.Sprintf("p%05d", i),
 			Origin:    o,
 			Transport: tr,
@@ -88,8 +88,8 @@ func fixturePeers(n int) []engine.PeerInfo {
 	return ps
 }
 
-func countOrigins(ps []engine.PeerInfo) engine.OriginCounts {
-	var c engine.OriginCounts
+func countOrigins(ps []swarm.PeerInfo) swarm.OriginCounts {
+	var c swarm.OriginCounts
 	for _, p := range ps {
 		c.Add(p.Origin, 1)
 	}
@@ -98,7 +98,7 @@ func countOrigins(ps []engine.PeerInfo) engine.OriginCounts {
 
 // fixtureSnapshot is a busy moment of a download with n peers on the first
 // torrent.
-func fixtureSnapshot(n int) engine.Snapshot {
+func fixtureSnapshot(n int) swarm.Snapshot {
 	ps := fixturePeers(n)
 	counts := countOrigins(ps)
 	var down, up float64
@@ -106,47 +106,47 @@ func fixtureSnapshot(n int) engine.Snapshot {
 		down += p.DownBps
 		up += p.UpBps
 	}
-	t1 := engine.TorrentInfo{
+	t1 := swarm.TorrentInfo{
 		InfoHash: "5a8ce26e8a19a877d8ccc927fcc18e34e1f5ff67", Name: "ubuntu-24.04.1-desktop-amd64.iso",
 		Size: 6_203_355_136, Completed: 3_932_000_000, Progress: 0.6338, DownBps: down, UpBps: up,
-		DownBytes: 3_900_000_000, UpBytes: 1_200_000_000, ETA: 754 * time.Second, State: engine.StateDownloading,
+		DownBytes: 3_900_000_000, UpBytes: 1_200_000_000, ETA: 754 * time.Second, State: swarm.StateDownloading,
 		Peers: counts, Seeds: n / 3, Leechers: n - n/3, Known: 211, PeerList: ps,
-		Files: []engine.FileInfo{
-			{Path: "ubuntu-24.04.1-desktop-amd64.iso", Size: 6_203_355_136, Completed: 3_932_000_000, Priority: engine.PriorityNormal},
+		Files: []swarm.FileInfo{
+			{Path: "ubuntu-24.04.1-desktop-amd64.iso", Size: 6_203_355_136, Completed: 3_932_000_000, Priority: swarm.PriorityNormal},
 		},
 		AddedAt: fixedNow.Add(-40 * time.Minute),
 	}
-	t2 := engine.TorrentInfo{
+	t2 := swarm.TorrentInfo{
 		InfoHash: "c9e15763f722f23e98a29decdfae341b98d53056", Name: "debian-12.8.0-amd64-netinst.iso",
 		Size: 662_700_032, Completed: 662_700_032, Progress: 1, UpBps: 52_000, DownBytes: 662_700_032, UpBytes: 1_900_000_000,
-		ETA: 0, State: engine.StateSeeding, Peers: engine.OriginCounts{Inbound: 4, UPnP: 2}, Seeds: 0, Leechers: 6,
+		ETA: 0, State: swarm.StateSeeding, Peers: countsOf(map[swarm.Origin]int{swarm.OriginInbound: 4, swarm.OriginUPnP: 2}), Seeds: 0, Leechers: 6,
 		PeerList: fixturePeers(6), AddedAt: fixedNow.Add(-3 * time.Hour),
-		Files: []engine.FileInfo{{Path: "debian-12.8.0-amd64-netinst.iso", Size: 662_700_032, Completed: 662_700_032, Priority: engine.PriorityNormal}},
+		Files: []swarm.FileInfo{{Path: "debian-12.8.0-amd64-netinst.iso", Size: 662_700_032, Completed: 662_700_032, Priority: swarm.PriorityNormal}},
 	}
-	t3 := engine.TorrentInfo{
+	t3 := swarm.TorrentInfo{
 		InfoHash: "8e3a1bbd4e2e8d1d6b4c4f0b2b7d4b6f0c3f5a11", Name: "big-buck-bunny-1080p",
-		Size: 929_000_000, Completed: 120_000_000, Progress: 0.129, ETA: -1, State: engine.StatePaused,
+		Size: 929_000_000, Completed: 120_000_000, Progress: 0.129, ETA: -1, State: swarm.StatePaused,
 		AddedAt: fixedNow.Add(-20 * time.Minute),
-		Files: []engine.FileInfo{
-			{Path: "big-buck-bunny-1080p/bbb_sunflower_1080p_60fps_normal.mp4", Size: 880_000_000, Completed: 120_000_000, Priority: engine.PriorityHigh},
-			{Path: "big-buck-bunny-1080p/poster.jpg", Size: 48_000_000, Priority: engine.PriorityNormal},
-			{Path: "big-buck-bunny-1080p/README.txt", Size: 1_000_000, Priority: engine.PrioritySkip},
+		Files: []swarm.FileInfo{
+			{Path: "big-buck-bunny-1080p/bbb_sunflower_1080p_60fps_normal.mp4", Size: 880_000_000, Completed: 120_000_000, Priority: swarm.PriorityHigh},
+			{Path: "big-buck-bunny-1080p/poster.jpg", Size: 48_000_000, Priority: swarm.PriorityNormal},
+			{Path: "big-buck-bunny-1080p/README.txt", Size: 1_000_000, Priority: swarm.PrioritySkip},
 		},
 	}
-	t4 := engine.TorrentInfo{
-		InfoHash: "dd8255ecdc7ca55fb0bbf81323d87062db1f6d1c", Name: "", ETA: -1, State: engine.StateMetadata,
-		Peers: engine.OriginCounts{Outbound: 1}, AddedAt: fixedNow.Add(-time.Minute),
+	t4 := swarm.TorrentInfo{
+		InfoHash: "dd8255ecdc7ca55fb0bbf81323d87062db1f6d1c", Name: "", ETA: -1, State: swarm.StateMetadata,
+		Peers: countsOf(map[swarm.Origin]int{swarm.OriginOutbound: 1}), AddedAt: fixedNow.Add(-time.Minute),
 	}
-	s := engine.Snapshot{
+	s := swarm.Snapshot{
 		Time:       fixedNow,
-		Torrents:   []engine.TorrentInfo{t1, t2, t3, t4},
+		Torrents:   []swarm.TorrentInfo{t1, t2, t3, t4},
 		DownBps:    down,
 		UpBps:      up + 52_000,
 		ListenAddr: "192.168.1.23:42069",
 		UPnPActive: true,
 	}
-	for i, o := range engine.Origins {
-		p := engine.PathStats{Origin: o, Peers: counts.Get(o) + t2.Peers.Get(o) + t4.Peers.Get(o)}
+	for i, o := range swarm.AllOrigins() {
+		p := swarm.PathStats{Origin: o, Peers: counts.Get(o) + t2.Peers.Get(o) + t4.Peers.Get(o)}
 		for _, pe := range ps {
 			if pe.Origin == o {
 				p.DownBps += pe.DownBps
@@ -154,14 +154,14 @@ func fixtureSnapshot(n int) engine.Snapshot {
 			}
 		}
 		// Ten minutes of history with a distinct shape per path.
-		for k := 0; k < engine.HistoryLen; k++ {
+		for k := 0; k < swarm.HistoryLen; k++ {
 			x := float64(k)
 			d := p.DownBps * (0.55 + 0.45*math.Sin(x/(23+7*float64(i))+float64(i)))
-			if o == engine.OriginHolepunched && k < 300 {
+			if o == swarm.OriginHolepunched && k < 300 {
 				d = 0 // the first holepunch succeeded five minutes ago
 			}
 			u := p.UpBps * (0.5 + 0.5*math.Cos(x/31+float64(i)))
-			p.History = append(p.History, engine.RateSample{DownBps: math.Max(d, 0), UpBps: math.Max(u, 0)})
+			p.History = append(p.History, swarm.RateSample{DownBps: math.Max(d, 0), UpBps: math.Max(u, 0)})
 			p.DownBytes += int64(d)
 			p.UpBytes += int64(u)
 		}
@@ -170,24 +170,24 @@ func fixtureSnapshot(n int) engine.Snapshot {
 	return s
 }
 
-func fixtureEvents() []engine.Event {
+func fixtureEvents() []swarm.Event {
 	at := func(s int) time.Time { return fixedNow.Add(time.Duration(s) * time.Second) }
 	ih := "5a8ce26e8a19a877d8ccc927fcc18e34e1f5ff67"
-	return []engine.Event{
-		{Time: at(-300), Kind: engine.EventNAT, Message: "STUN: port-restricted-cone, public 203.0.113.5:42069"},
-		{Time: at(-299), Kind: engine.EventNAT, Message: "UPnP: mapped TCP 42069 → 192.168.1.23:42069 (lease 1h)"},
-		{Time: at(-240), Kind: engine.EventTorrentAdded, InfoHash: ih, Message: "ubuntu-24.04.1-desktop-amd64.iso"},
-		{Time: at(-239), Kind: engine.EventTrackerAnnounce, InfoHash: ih, Message: "http://tracker.example/announce: 48 peers"},
-		{Time: at(-120), Kind: engine.EventPeerConnected, InfoHash: ih, Peer: "198.51.100.7:51413", Origin: engine.OriginOutbound, Message: "Transmission 4.0.6"},
-		{Time: at(-90), Kind: engine.EventTrackerError, InfoHash: ih, Message: "udp://tracker.invalid:80: no such host"},
-		{Time: at(-50), Kind: engine.EventHolepunchRendezvous, InfoHash: ih, Peer: "192.0.2.44:6881", Via: "203.0.113.9:6881", Message: "asked relay"},
-		{Time: at(-49), Kind: engine.EventHolepunchConnect, InfoHash: ih, Peer: "192.0.2.44:6881", Via: "203.0.113.9:6881"},
-		{Time: at(-48), Kind: engine.EventHolepunchSucceeded, InfoHash: ih, Peer: "192.0.2.44:6881", Origin: engine.OriginHolepunched, Via: "203.0.113.9:6881", Message: "connected in 412ms"},
-		{Time: at(-30), Kind: engine.EventPeerConnected, InfoHash: ih, Peer: "203.0.113.77:40000", Origin: engine.OriginUPnP, Message: "qBittorrent 4.6.5"},
-		{Time: at(-20), Kind: engine.EventHolepunchFailed, InfoHash: ih, Peer: "192.0.2.90:51000", Via: "203.0.113.9:6881", Message: "no connection within 10s (peer behind symmetric NAT)"},
-		{Time: at(-12), Kind: engine.EventPeerDisconnected, InfoHash: ih, Peer: "198.51.100.31:6881", Origin: engine.OriginOutbound, Message: "EOF"},
-		{Time: at(-5), Kind: engine.EventHolepunchSucceeded, InfoHash: ih, Peer: "[2001:db8::44]:6881", Origin: engine.OriginHolepunched, Via: "203.0.113.9:6881", Message: "connected in 230ms"},
-		{Time: at(-2), Kind: engine.EventPeerConnected, InfoHash: ih, Peer: "192.0.2.120:6881", Origin: engine.OriginInbound, Message: "libtorrent 2.0.10"},
+	return []swarm.Event{
+		{Time: at(-300), Kind: swarm.EventNAT, Message: "STUN: port-restricted-cone, public 203.0.113.5:42069"},
+		{Time: at(-299), Kind: swarm.EventNAT, Message: "UPnP: mapped TCP 42069 → 192.168.1.23:42069 (lease 1h)"},
+		{Time: at(-240), Kind: swarm.EventTorrentAdded, InfoHash: ih, Message: "ubuntu-24.04.1-desktop-amd64.iso"},
+		{Time: at(-239), Kind: swarm.EventTrackerAnnounce, InfoHash: ih, Message: "http://tracker.example/announce: 48 peers"},
+		{Time: at(-120), Kind: swarm.EventPeerConnected, InfoHash: ih, Peer: "198.51.100.7:51413", Origin: swarm.OriginOutbound, Message: "Transmission 4.0.6"},
+		{Time: at(-90), Kind: swarm.EventTrackerError, InfoHash: ih, Message: "udp://tracker.invalid:80: no such host"},
+		{Time: at(-50), Kind: swarm.EventHolepunchRendezvous, InfoHash: ih, Peer: "192.0.2.44:6881", Via: "203.0.113.9:6881", Message: "asked relay"},
+		{Time: at(-49), Kind: swarm.EventHolepunchConnect, InfoHash: ih, Peer: "192.0.2.44:6881", Via: "203.0.113.9:6881"},
+		{Time: at(-48), Kind: swarm.EventHolepunchSucceeded, InfoHash: ih, Peer: "192.0.2.44:6881", Origin: swarm.OriginHolepunched, Via: "203.0.113.9:6881", Message: "connected in 412ms"},
+		{Time: at(-30), Kind: swarm.EventPeerConnected, InfoHash: ih, Peer: "203.0.113.77:40000", Origin: swarm.OriginUPnP, Message: "qBittorrent 4.6.5"},
+		{Time: at(-20), Kind: swarm.EventHolepunchFailed, InfoHash: ih, Peer: "192.0.2.90:51000", Via: "203.0.113.9:6881", Message: "no connection within 10s (peer behind symmetric NAT)"},
+		{Time: at(-12), Kind: swarm.EventPeerDisconnected, InfoHash: ih, Peer: "198.51.100.31:6881", Origin: swarm.OriginOutbound, Message: "EOF"},
+		{Time: at(-5), Kind: swarm.EventHolepunchSucceeded, InfoHash: ih, Peer: "[2001:db8::44]:6881", Origin: swarm.OriginHolepunched, Via: "203.0.113.9:6881", Message: "connected in 230ms"},
+		{Time: at(-2), Kind: swarm.EventPeerConnected, InfoHash: ih, Peer: "192.0.2.120:6881", Origin: swarm.OriginInbound, Message: "libtorrent 2.0.10"},
 	}
 }
 
@@ -248,10 +248,19 @@ func (f *fakeBackend) Remove(ih string, del bool) error {
 	f.record(fmt.Sprintf("remove %s %v", ih, del))
 	return nil
 }
-func (f *fakeBackend) SetFilePriority(ih string, file int, p engine.Priority) error {
+func (f *fakeBackend) SetFilePriority(ih string, file int, p swarm.Priority) error {
 	f.record(fmt.Sprintf("prio %s %d %s", ih, file, p))
 	if file > 100 {
 		return errors.New("no such file")
 	}
 	return nil
+}
+
+// countsOf builds per-origin peer counts.
+func countsOf(m map[swarm.Origin]int) swarm.OriginCounts {
+	var c swarm.OriginCounts
+	for o, n := range m {
+		c.Add(o, n)
+	}
+	return c
 }

@@ -11,7 +11,7 @@ import (
 
 	tea "github.com/charmbracelet/bubbletea"
 
-	"github.com/swarmscope/swarmscope/engine"
+	"github.com/swarmscope/swarmscope/engine/swarm"
 	"github.com/swarmscope/swarmscope/ui/tui/render"
 )
 
@@ -144,7 +144,7 @@ func TestGoldenPeersSortedFiltered(t *testing.T) {
 		if col, desc := m.peers.Sort(); col != 6 || desc {
 			t.Fatalf("sort = %d desc=%v", col, desc)
 		}
-		if m.peers.Origin() != engine.OriginOutbound || m.peers.Filter() != "utp" {
+		if m.peers.Origin() != swarm.OriginOutbound || m.peers.Filter() != "utp" {
 			t.Fatalf("filters = %q %q", m.peers.Origin(), m.peers.Filter())
 		}
 		checkScreen(t, sizeName("peers_sorted_filtered", sz.w, sz.h), m, sz.w, sz.h)

@@ -11,7 +11,7 @@ import (
 	"github.com/charmbracelet/bubbles/textinput"
 	tea "github.com/charmbracelet/bubbletea"
 
-	"github.com/swarmscope/swarmscope/engine"
+	"github.com/swarmscope/swarmscope/engine/swarm"
 	"github.com/swarmscope/swarmscope/styles"
 	"github.com/swarmscope/swarmscope/ui/tui/dialog"
 	"github.com/swarmscope/swarmscope/ui/tui/events"
@@ -65,7 +65,7 @@ type Model struct {
 	width, height int
 	lay           layout
 
-	snap    *engine.Snapshot
+	snap    *swarm.Snapshot
 	focus   Pane
 	showMap bool
 
@@ -79,7 +79,7 @@ type Model struct {
 	add      dialog.Add
 	remove   dialog.Remove
 	files    dialog.Files
-	peer     engine.PeerInfo
+	peer     swarm.PeerInfo
 	filterOn bool
 	filter   textinput.Model
 
@@ -218,7 +218,7 @@ func (m Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 		}
 		if m.dlg == dlgFiles && m.files.InfoHash == msg.infohash && msg.file < len(m.files.Files) {
 			// Show the change now rather than at the next snapshot.
-			fs := append([]engine.FileInfo(nil), m.files.Files...)
+			fs := append([]swarm.FileInfo(nil), m.files.Files...)
 			fs[msg.file].Priority = msg.prio
 			m.files.SetFiles(fs)
 		}
@@ -254,7 +254,7 @@ func (m *Model) setStatus(s string, isErr bool) tea.Cmd {
 	return clearStatusAfter(m.statusID, m.statusTTL)
 }
 
-func (m *Model) setSnapshot(s engine.Snapshot) {
+func (m *Model) setSnapshot(s swarm.Snapshot) {
 	s = cleanSnapshot(s)
 	resize := m.snap == nil || len(m.snap.Torrents) != len(s.Torrents)
 	m.snap = &s
@@ -281,7 +281,7 @@ func (m *Model) syncPeers() {
 	if t, ok := m.torrents.Selected(); ok {
 		m.peers.SetTorrent(t, now)
 	} else {
-		m.peers.SetTorrent(engine.TorrentInfo{}, now)
+		m.peers.SetTorrent(swarm.TorrentInfo{}, now)
 	}
 }
 
@@ -460,17 +460,17 @@ func (m *Model) pauseResume() tea.Cmd {
 		return m.setStatus("read-only: pausing is not available here", true)
 	}
 	ih, name := t.InfoHash, displayName(t)
-	if t.State == engine.StatePaused {
+	if t.State == swarm.StatePaused {
 		return action("resumed "+name, func() error { return b.Resume(ih) })
 	}
-	if t.State == engine.StateError {
+	if t.State == swarm.StateError {
 		// A storage error (full disk, removed file): retry once it is fixed.
 		return action("retrying "+name, func() error { return b.Resume(ih) })
 	}
 	return action("paused "+name, func() error { return b.Pause(ih) })
 }
 
-func displayName(t engine.TorrentInfo) string {
+func displayName(t swarm.TorrentInfo) string {
 	if t.Name != "" {
 		return t.Name
 	}

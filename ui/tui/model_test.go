@@ -11,7 +11,7 @@ import (
 
 	tea "github.com/charmbracelet/bubbletea"
 
-	"github.com/swarmscope/swarmscope/engine"
+	"github.com/swarmscope/swarmscope/engine/swarm"
 	"github.com/swarmscope/swarmscope/nat"
 	"github.com/swarmscope/swarmscope/ui/tui/peers"
 	"github.com/swarmscope/swarmscope/ui/tui/render"
@@ -164,8 +164,8 @@ func TestPeerSortAndSelectionStable(t *testing.T) {
 	}
 }
 
-func visiblePeers(m Model) []engine.PeerInfo {
-	var out []engine.PeerInfo
+func visiblePeers(m Model) []swarm.PeerInfo {
+	var out []swarm.PeerInfo
 	l := m.peers.List()
 	save := *l
 	defer func() { *l = save }()
@@ -178,7 +178,7 @@ func visiblePeers(m Model) []engine.PeerInfo {
 	return out
 }
 
-func comparePeers(col int, a, b engine.PeerInfo) int {
+func comparePeers(col int, a, b swarm.PeerInfo) int {
 	f := func(x, y float64) int {
 		switch {
 		case x < y:
@@ -190,7 +190,7 @@ func comparePeers(col int, a, b engine.PeerInfo) int {
 	}
 	switch col {
 	case peers.ColOrigin:
-		return f(float64(slices.Index(engine.Origins[:], a.Origin)), float64(slices.Index(engine.Origins[:], b.Origin)))
+		return f(float64(a.Origin.Index()), float64(b.Origin.Index()))
 	case peers.ColTransport:
 		return strings.Compare(string(a.Transport), string(b.Transport))
 	case peers.ColAddr:
@@ -214,7 +214,7 @@ func comparePeers(col int, a, b engine.PeerInfo) int {
 func TestOriginFilterShowsOnlyThatOrigin(t *testing.T) {
 	m := newFixtureModel(t, 160, 48, 300)
 	m = press(t, m, "2")
-	for _, o := range engine.Origins {
+	for _, o := range swarm.AllOrigins() {
 		m = press(t, m, "o")
 		if m.peers.Origin() != o {
 			t.Fatalf("origin filter %q, want %q", m.peers.Origin(), o)
@@ -292,7 +292,7 @@ func TestActionsGoThroughBackend(t *testing.T) {
 	m = press(t, m, "j")
 	next, cmd = m.Update(keyMsg("h"))
 	m = runCmd(t, next.(Model), cmd)
-	if m.files.Files[0].Priority != engine.PrioritySkip || m.files.Files[1].Priority != engine.PriorityHigh {
+	if m.files.Files[0].Priority != swarm.PrioritySkip || m.files.Files[1].Priority != swarm.PriorityHigh {
 		t.Fatalf("file priorities not shown as changed: %+v", m.files.Files)
 	}
 	m = press(t, m, "esc")
@@ -382,8 +382,8 @@ func TestNATRerun(t *testing.T) {
 }
 
 func TestChannelsFeedTheModel(t *testing.T) {
-	snaps := make(chan engine.Snapshot, 4)
-	evs := make(chan engine.Event, 1000)
+	snaps := make(chan swarm.Snapshot, 4)
+	evs := make(chan swarm.Event, 1000)
 	m := New(Options{Snapshots: snaps, Events: evs, Renderer: asciiRenderer(), Location: time.UTC})
 	m = step(t, m, tea.WindowSizeMsg{Width: 160, Height: 48})
 	old := fixtureSnapshot(5)
@@ -415,9 +415,9 @@ func TestChannelsFeedTheModel(t *testing.T) {
 
 func TestEventsLogIsBounded(t *testing.T) {
 	m := newFixtureModel(t, 120, 40, 5)
-	batch := make([]engine.Event, 5000)
+	batch := make([]swarm.Event, 5000)
 	for i := range batch {
-		batch[i] = engine.Event{Time: fixedNow, Kind: engine.EventPeerConnected, Peer: fmt.Sprintf("192.0.2.1:%d", i)}
+		batch[i] = swarm.Event{Time: fixedNow, Kind: swarm.EventPeerConnected, Peer: fmt.Sprintf("192.0.2.1:%d", i)}
 	}
 	m = step(t, m, eventsMsg{evs: batch})
 	if n := len(m.events.All()); n > 2000 {
@@ -457,7 +457,7 @@ func TestMouse(t *testing.T) {
 	line := strings.Split(m.View(), "\n")[1]
 	x := len([]rune(line[:strings.Index(line, "◆ hp")]))
 	m = step(t, m, tea.MouseMsg{X: x + 1, Y: 1, Button: tea.MouseButtonLeft, Action: tea.MouseActionPress})
-	if m.peers.Origin() != engine.OriginHolepunched || m.Focus() != PanePeers {
+	if m.peers.Origin() != swarm.OriginHolepunched || m.Focus() != PanePeers {
 		t.Fatalf("header click: origin filter %q, focus %s", m.peers.Origin(), m.Focus())
 	}
 	m = step(t, m, tea.MouseMsg{X: x + 1, Y: 1, Button: tea.MouseButtonLeft, Action: tea.MouseActionPress})

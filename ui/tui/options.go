@@ -10,7 +10,7 @@ import (
 
 	"github.com/charmbracelet/lipgloss"
 
-	"github.com/swarmscope/swarmscope/engine"
+	"github.com/swarmscope/swarmscope/engine/swarm"
 	"github.com/swarmscope/swarmscope/nat"
 	"github.com/swarmscope/swarmscope/styles"
 )
@@ -22,7 +22,7 @@ type Backend interface {
 	Pause(infohash string) error
 	Resume(infohash string) error
 	Remove(infohash string, deleteData bool) error
-	SetFilePriority(infohash string, file int, p engine.Priority) error
+	SetFilePriority(infohash string, file int, p swarm.Priority) error
 }
 
 // Options configures the TUI.
@@ -32,8 +32,8 @@ type Options struct {
 	// Backend performs actions; nil makes the UI read-only.
 	Backend Backend
 	// Snapshots and Events feed the screen; either may be nil.
-	Snapshots <-chan engine.Snapshot
-	Events    <-chan engine.Event
+	Snapshots <-chan swarm.Snapshot
+	Events    <-chan swarm.Event
 	// NAT runs a NAT diagnosis for `r`. When InitialNAT is nil it also runs
 	// once at start.
 	NAT func(ctx context.Context) (nat.Report, error)

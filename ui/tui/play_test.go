@@ -7,7 +7,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/swarmscope/swarmscope/engine"
+	"github.com/swarmscope/swarmscope/engine/swarm"
 	"github.com/swarmscope/swarmscope/nat"
 )
 
@@ -17,8 +17,8 @@ func TestPlay(t *testing.T) {
 	if os.Getenv("SWARMSCOPE_PLAY") == "" {
 		t.Skip("set SWARMSCOPE_PLAY=1 to run the TUI by hand")
 	}
-	snaps := make(chan engine.Snapshot)
-	evs := make(chan engine.Event, 16)
+	snaps := make(chan swarm.Snapshot)
+	evs := make(chan swarm.Event, 16)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	go func() {

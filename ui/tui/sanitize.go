@@ -4,7 +4,7 @@ import (
 	"strings"
 	"unicode"
 
-	"github.com/swarmscope/swarmscope/engine"
+	"github.com/swarmscope/swarmscope/engine/swarm"
 	"github.com/swarmscope/swarmscope/nat"
 )
 
@@ -60,8 +60,8 @@ func unsafeRune(r rune) bool {
 	return false
 }
 
-func cleanSnapshot(s engine.Snapshot) engine.Snapshot {
-	var ts []engine.TorrentInfo
+func cleanSnapshot(s swarm.Snapshot) swarm.Snapshot {
+	var ts []swarm.TorrentInfo
 	for i := range s.Torrents {
 		t := s.Torrents[i]
 		changed := false
@@ -79,7 +79,7 @@ func cleanSnapshot(s engine.Snapshot) engine.Snapshot {
 		}
 		if changed {
 			if ts == nil {
-				ts = append([]engine.TorrentInfo(nil), s.Torrents...)
+				ts = append([]swarm.TorrentInfo(nil), s.Torrents...)
 			}
 			ts[i] = t
 		}
@@ -91,38 +91,38 @@ func cleanSnapshot(s engine.Snapshot) engine.Snapshot {
 	return s
 }
 
-func cleanPeers(ps []engine.PeerInfo) ([]engine.PeerInfo, bool) {
-	var out []engine.PeerInfo
+func cleanPeers(ps []swarm.PeerInfo) ([]swarm.PeerInfo, bool) {
+	var out []swarm.PeerInfo
 	for i := range ps {
 		p := &ps[i]
 		if !dirty(p.Client) && !dirty(p.Addr) && !dirty(p.ID) {
 			continue
 		}
 		if out == nil {
-			out = append([]engine.PeerInfo(nil), ps...)
+			out = append([]swarm.PeerInfo(nil), ps...)
 		}
 		out[i].Client, out[i].Addr, out[i].ID = clean(p.Client), clean(p.Addr), clean(p.ID)
 	}
 	return out, out != nil
 }
 
-func cleanFiles(fs []engine.FileInfo) ([]engine.FileInfo, bool) {
-	var out []engine.FileInfo
+func cleanFiles(fs []swarm.FileInfo) ([]swarm.FileInfo, bool) {
+	var out []swarm.FileInfo
 	for i := range fs {
 		if !dirty(fs[i].Path) {
 			continue
 		}
 		if out == nil {
-			out = append([]engine.FileInfo(nil), fs...)
+			out = append([]swarm.FileInfo(nil), fs...)
 		}
 		out[i].Path = clean(fs[i].Path)
 	}
 	return out, out != nil
 }
 
-func cleanEvent(e engine.Event) engine.Event {
+func cleanEvent(e swarm.Event) swarm.Event {
 	e.Message, e.Peer, e.Via, e.InfoHash = clean(e.Message), clean(e.Peer), clean(e.Via), clean(e.InfoHash)
-	e.Kind, e.Origin = engine.EventKind(clean(string(e.Kind))), engine.Origin(clean(string(e.Origin)))
+	e.Kind, e.Origin = swarm.EventKind(clean(string(e.Kind))), swarm.Origin(clean(string(e.Origin)))
 	return e
 }
 

@@ -5,7 +5,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/swarmscope/swarmscope/engine"
+	"github.com/swarmscope/swarmscope/engine/swarm"
 )
 
 func TestNetworkStringsCannotReachTheTerminal(t *testing.T) {
@@ -17,7 +17,7 @@ func TestNetworkStringsCannotReachTheTerminal(t *testing.T) {
 	s.Torrents[2].Files[0].Path = evil
 	m := newFixtureModel(t, 160, 48, 5)
 	m = step(t, m, snapshotMsg{snap: s})
-	m = step(t, m, eventsMsg{evs: []engine.Event{{Time: fixedNow, Kind: engine.EventTrackerError, Message: evil, Peer: evil}}})
+	m = step(t, m, eventsMsg{evs: []swarm.Event{{Time: fixedNow, Kind: swarm.EventTrackerError, Message: evil, Peer: evil}}})
 	m = step(t, m, natReportMsg{err: errors.New(evil)})
 	rep := fixtureNAT()
 	rep.UPnP.Device = evil

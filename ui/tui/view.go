@@ -7,8 +7,7 @@ import (
 
 	"github.com/charmbracelet/bubbles/key"
 
-	"github.com/swarmscope/swarmscope/engine"
-	"github.com/swarmscope/swarmscope/styles"
+	"github.com/swarmscope/swarmscope/engine/swarm"
 	"github.com/swarmscope/swarmscope/ui/tui/connmap"
 	"github.com/swarmscope/swarmscope/ui/tui/dialog"
 	"github.com/swarmscope/swarmscope/ui/tui/format"
@@ -159,10 +158,10 @@ func (m Model) tooSmallView() string {
 func (m Model) header() []string {
 	th, w := m.th, m.width
 	var down, up float64
-	var counts engine.OriginCounts
+	var counts swarm.OriginCounts
 	if s := m.snap; s != nil {
 		down, up = s.DownBps, s.UpBps
-		for _, o := range engine.Origins {
+		for _, o := range swarm.AllOrigins() {
 			counts.Add(o, s.Path(o).Peers)
 		}
 	}
@@ -175,18 +174,18 @@ func (m Model) header() []string {
 	line1 := joinLR(left, right, w)
 
 	parts := make([]string, 0, 8)
-	for _, o := range engine.Origins {
+	for _, o := range swarm.AllOrigins() {
 		n := counts.Get(o)
-		st := th.OriginBold(o)
+		st := render.OriginBold(th, o)
 		if n == 0 {
-			st = th.Origin(o)
+			st = render.Origin(th, o)
 		}
 		parts = append(parts, st.Render(originCountText(o, n)))
 	}
 	line2 := strings.Join(parts, "  ")
 	extra := []string{m.natBadge(), m.upnpBadge()}
 	if r, ok := m.nat.Report(); ok {
-		extra = append(extra, th.Verdict(r.Reachable.Verdict))
+		extra = append(extra, render.Verdict(th, r.Reachable.Verdict))
 	}
 	for _, e := range extra {
 		if render.Width(line2)+2+render.Width(e) > w {
@@ -197,15 +196,15 @@ func (m Model) header() []string {
 	return []string{render.Fit(line1, w), render.Fit(line2, w)}
 }
 
-func originCountText(o engine.Origin, n int) string {
-	return styles.OriginGlyph(o) + " " + styles.OriginShort(o) + " " + strconv.Itoa(n)
+func originCountText(o swarm.Origin, n int) string {
+	return o.Info().Glyph + " " + o.Info().Short + " " + strconv.Itoa(n)
 }
 
 // headerOriginAt is the origin whose count is drawn at column x of the
 // header's second line, if any: clicking it filters the peers.
-func (m Model) headerOriginAt(x int) (engine.Origin, bool) {
+func (m Model) headerOriginAt(x int) (swarm.Origin, bool) {
 	pos := 0
-	for _, o := range engine.Origins {
+	for _, o := range swarm.AllOrigins() {
 		n := 0
 		if m.snap != nil {
 			n = m.snap.Path(o).Peers
@@ -229,7 +228,7 @@ func (m Model) natBadge() string {
 	case !ok:
 		return m.th.BadgeInfo.Render("NAT ?")
 	}
-	return m.th.NATBadge(r.NATType)
+	return render.NATBadge(m.th, r.NATType)
 }
 
 func (m Model) upnpBadge() string {
@@ -237,7 +236,7 @@ func (m Model) upnpBadge() string {
 	r, ok := m.nat.Report()
 	if !ok {
 		if m.snap != nil && m.snap.UPnPActive {
-			return th.OriginBadge(engine.OriginUPnP).Render("UPnP on")
+			return render.OriginBadge(th, swarm.OriginUPnP).Render("UPnP on")
 		}
 		return th.BadgeInfo.Render("UPnP ?")
 	}
@@ -248,7 +247,7 @@ func (m Model) upnpBadge() string {
 		if ext == "" {
 			ext = "ext"
 		}
-		return th.OriginBadge(engine.OriginUPnP).Render(fmt.Sprintf("UPnP %s:%d", ext, u.Mappings[0].ExternalPort))
+		return render.OriginBadge(th, swarm.OriginUPnP).Render(fmt.Sprintf("UPnP %s:%d", ext, u.Mappings[0].ExternalPort))
 	case u.Found:
 		return th.BadgeWarn.Render("UPnP: no mapping")
 	case u.Error != "":
@@ -368,7 +367,7 @@ func (m Model) paneTitle(p Pane, focused bool) string {
 		}
 		info += " · sort " + peers.SortName(col) + dir
 		if o := m.peers.Origin(); o != "" {
-			info += " · " + th.Origin(o).Render("only "+styles.OriginGlyph(o)+" "+string(o))
+			info += " · " + render.Origin(th, o).Render("only "+o.Info().Glyph+" "+string(o))
 		}
 		if f := m.peers.Filter(); f != "" {
 			info += " · /" + f
@@ -487,33 +486,19 @@ func (m Model) helpBox() []string {
 		body = append(body, render.Lines(h.FullHelpView(groups[half:]))...)
 	}
 	origins := []string{"", th.Header.Render("Peer origins — how each peer reached you")}
-	for _, o := range engine.Origins {
-		origins = append(origins, th.Origin(o).Render(styles.OriginGlyph(o)+" "+render.Fit(string(o), 12))+th.Subtle.Render(originHelp(o)))
+	for _, o := range swarm.AllOrigins() {
+		origins = append(origins, render.Origin(th, o).Render(o.Info().Glyph+" "+render.Fit(string(o), 12))+th.Subtle.Render(o.Info().Explain))
 	}
 	origins = append(origins, "", th.Faint.Render("Flags: E encrypted, then the discovery source (trk dht pex hp dir inc)."),
 		th.Faint.Render("Mouse: click a row to select, a column title to sort, an origin count in the header to filter."))
 	if len(body)+len(origins)+4 <= m.height {
 		body = append(body, origins...)
 	} else {
-		body = append(body, "", th.Legend())
+		body = append(body, "", render.Legend(th))
 	}
 	w := maxWidth(body)
 	body = append(body, "", dialog.Hint(th, m.keys.Help, m.keys.Clear))
 	return dialog.Frame(th, "Help", body, min(w+4, m.width-2))
-}
-
-func originHelp(o engine.Origin) string {
-	switch o {
-	case engine.OriginInbound:
-		return "the peer dialed you (you are reachable)"
-	case engine.OriginOutbound:
-		return "you dialed the peer"
-	case engine.OriginHolepunched:
-		return "a BEP 55 relay introduced you and both punched through"
-	case engine.OriginUPnP:
-		return "the peer dialed you through your UPnP port mapping"
-	}
-	return ""
 }
 
 func maxWidth(lines []string) int {

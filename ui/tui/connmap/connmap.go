@@ -6,12 +6,11 @@ package connmap
 
 import (
 	"fmt"
-	"slices"
 	"strconv"
 	"strings"
 	"time"
 
-	"github.com/swarmscope/swarmscope/engine"
+	"github.com/swarmscope/swarmscope/engine/swarm"
 	"github.com/swarmscope/swarmscope/nat"
 	"github.com/swarmscope/swarmscope/styles"
 	"github.com/swarmscope/swarmscope/ui/tui/format"
@@ -23,9 +22,9 @@ const RecentWindow = 60 * time.Second
 
 // Input is everything the map shows.
 type Input struct {
-	Snapshot *engine.Snapshot
+	Snapshot *swarm.Snapshot
 	Report   *nat.Report
-	Events   []engine.Event // oldest first; holepunch events are picked out
+	Events   []swarm.Event // oldest first; holepunch events are picked out
 	Loc      *time.Location
 	// NATRunning says a diagnosis is under way (shown while Report is nil).
 	NATRunning bool
@@ -50,7 +49,7 @@ func layout(w int) geometry {
 // rows: a line per origin every other row, text rows between them.
 const (
 	firstLine = 2 // row (inside the boxes) of the first origin line
-	boxRows   = 2 + 2*len(engine.Origins) + 1
+	boxRows   = 2 + 2*swarm.NumOrigins + 1
 )
 
 // Lines draws the map in w x h.
@@ -60,7 +59,7 @@ func Lines(th *styles.Theme, in Input, w, h int) []string {
 	}
 	snap := in.Snapshot
 	if snap == nil {
-		snap = &engine.Snapshot{}
+		snap = &swarm.Snapshot{}
 	}
 	g := layout(w)
 	g.peak = sharedPeak(snap, g.labelW)
@@ -119,21 +118,21 @@ func Lines(th *styles.Theme, in Input, w, h int) []string {
 			out = append(out, render.Fit(sb.String(), w))
 			continue
 		}
-		o := engine.Origins[oi]
+		o := swarm.AllOrigins()[oi]
 		sb.WriteString(originLine(th, g, o, snap, in.Report, recent))
 		out = append(out, render.Fit(sb.String(), w))
 	}
 
 	out = append(out, "")
-	out = append(out, " "+th.Legend()+th.Faint.Render("   arrows: who dialed whom"))
+	out = append(out, " "+render.Legend(th)+th.Faint.Render("   arrows: who dialed whom"))
 	if in.Report != nil {
-		text := styles.VerdictText(in.Report.Reachable.Verdict)
+		text := in.Report.Reachable.Verdict.Text()
 		if a := in.Report.Reachable.Advice; a != "" {
 			text += " — " + a
 		}
 		for i, l := range render.Wrap(text, w-2) {
 			if i == 0 {
-				out = append(out, " "+th.Level(styles.VerdictLevel(in.Report.Reachable.Verdict)).Render(l))
+				out = append(out, " "+th.Level(int(in.Report.Reachable.Verdict.Grade())).Render(l))
 			} else {
 				out = append(out, " "+th.Subtle.Render(l))
 			}
@@ -146,8 +145,8 @@ func Lines(th *styles.Theme, in Input, w, h int) []string {
 	chart := historyChart(th, snap, w)
 	var explain []string
 	explain = append(explain, "")
-	for _, o := range engine.Origins {
-		explain = append(explain, "  "+th.Origin(o).Render(styles.OriginGlyph(o)+" "+render.Fit(string(o), 12))+th.Subtle.Render(Explain(o)))
+	for _, o := range swarm.AllOrigins() {
+		explain = append(explain, "  "+render.Origin(th, o).Render(o.Info().Glyph+" "+render.Fit(string(o), 12))+th.Subtle.Render(o.Info().Explain))
 	}
 	room := h - len(out)
 	if len(punches) > room {
@@ -173,7 +172,7 @@ func Lines(th *styles.Theme, in Input, w, h int) []string {
 
 // historyChart draws each path's download over the whole history on one
 // scale, so the audience sees what each path has given over the minutes.
-func historyChart(th *styles.Theme, s *engine.Snapshot, w int) []string {
+func historyChart(th *styles.Theme, s *swarm.Snapshot, w int) []string {
 	n := 0
 	peak := 0.0
 	for _, p := range s.Paths {
@@ -188,39 +187,39 @@ func historyChart(th *styles.Theme, s *engine.Snapshot, w int) []string {
 	span := time.Duration(n) * time.Second
 	out := []string{"", " " + th.Header.Render(fmt.Sprintf("download by path, last %s (full block = %s)", format.Span(span), format.Rate(peak)))}
 	cw := w - 18
-	for _, o := range engine.Origins {
+	for _, o := range swarm.AllOrigins() {
 		p := s.Path(o)
 		vals := make([]float64, len(p.History))
 		for i, r := range p.History {
 			vals[i] = r.DownBps
 		}
-		out = append(out, "  "+th.Origin(o).Render(render.Fit(styles.OriginGlyph(o)+" "+string(o), 14)+render.Sparkline(vals, cw, peak)))
+		out = append(out, "  "+render.Origin(th, o).Render(render.Fit(o.Info().Glyph+" "+string(o), 14)+render.Sparkline(vals, cw, peak)))
 	}
 	return out
 }
 
 // hpRow is the box row of the holepunch line.
-var hpRow = firstLine + 2*slices.Index(engine.Origins[:], engine.OriginHolepunched)
+var hpRow = firstLine + 2*swarm.OriginHolepunched.Index()
 
 // lastPunch describes the newest successful holepunch, if any.
-func lastPunch(th *styles.Theme, recent []engine.Event, now time.Time) string {
+func lastPunch(th *styles.Theme, recent []swarm.Event, now time.Time) string {
 	for i := len(recent) - 1; i >= 0; i-- {
 		e := recent[i]
-		if e.Kind != engine.EventHolepunchSucceeded {
+		if e.Kind != swarm.EventHolepunchSucceeded {
 			continue
 		}
 		s := "└ ✓ punched " + e.Peer
 		if e.Via != "" {
 			s += " via " + e.Via
 		}
-		return th.Origin(engine.OriginHolepunched).Render(s) + th.Faint.Render(" "+format.Duration(now.Sub(e.Time))+" ago")
+		return render.Origin(th, swarm.OriginHolepunched).Render(s) + th.Faint.Render(" "+format.Duration(now.Sub(e.Time))+" ago")
 	}
 	return ""
 }
 
 // originAt is the origin drawn on box row r, or -1 for a text row.
 func originAt(r int) int {
-	if r < firstLine || r >= firstLine+2*len(engine.Origins) || (r-firstLine)%2 != 0 {
+	if r < firstLine || r >= firstLine+2*swarm.NumOrigins || (r-firstLine)%2 != 0 {
 		return -1
 	}
 	return (r - firstLine) / 2
@@ -242,13 +241,13 @@ func natText(th *styles.Theme, r *nat.Report, running bool) map[int]string {
 		return map[int]string{1: th.Subtle.Render("not diagnosed"), 3: th.Subtle.Render("r runs a check")}
 	}
 	t := map[int]string{
-		1: th.Level(styles.NATTypeLevel(r.NATType)).Render(string(orType(r.NATType))),
+		1: th.Level(int(r.NATType.Grade())).Render(string(orType(r.NATType))),
 		3: orDash(r.PublicAddr),
 		5: th.Subtle.Render("map " + abbrev(r.Mapping) + " · filter " + abbrev(r.Filtering)),
 	}
 	switch {
 	case len(r.UPnP.Mappings) > 0:
-		t[7] = th.Origin(engine.OriginUPnP).Render(fmt.Sprintf("UPnP %d mapping(s)", len(r.UPnP.Mappings)))
+		t[7] = render.Origin(th, swarm.OriginUPnP).Render(fmt.Sprintf("UPnP %d mapping(s)", len(r.UPnP.Mappings)))
 	case r.UPnP.Found:
 		t[7] = th.Warn.Render("UPnP, no mapping")
 	default:
@@ -278,15 +277,15 @@ func abbrev(b nat.Behavior) string {
 // originLine draws one origin's path from your box, through the router, to
 // its peers on the internet, with arrow heads that move one cell per second
 // in the direction the connections were dialed.
-func originLine(th *styles.Theme, g geometry, o engine.Origin, s *engine.Snapshot, r *nat.Report, recent []engine.Event) string {
+func originLine(th *styles.Theme, g geometry, o swarm.Origin, s *swarm.Snapshot, r *nat.Report, recent []swarm.Event) string {
 	p := s.Path(o)
-	st := th.Origin(o)
+	st := render.Origin(th, o)
 	active := p.Peers > 0
 	tick := int(s.Time.Unix() % 1_000_000)
 
 	var gate string
 	switch o {
-	case engine.OriginInbound:
+	case swarm.OriginInbound:
 		switch {
 		case active:
 			gate = "open"
@@ -294,19 +293,19 @@ func originLine(th *styles.Theme, g geometry, o engine.Origin, s *engine.Snapsho
 			gate = "?"
 		case r.Reachable.Verdict == nat.VerdictOutboundOnly:
 			gate = "✗ closed"
-		case styles.VerdictLevel(r.Reachable.Verdict) == 0:
+		case int(r.Reachable.Verdict.Grade()) == 0:
 			gate = "open"
 		default:
 			gate = "?"
 		}
-	case engine.OriginOutbound:
+	case swarm.OriginOutbound:
 		gate = "mapped"
-	case engine.OriginHolepunched:
+	case swarm.OriginHolepunched:
 		gate = "╳ punched"
 		if justPunched(recent, s.Time) {
 			gate = "✓ punched!"
 		}
-	case engine.OriginUPnP:
+	case swarm.OriginUPnP:
 		switch {
 		case r != nil && len(r.UPnP.Mappings) > 0:
 			gate = fmt.Sprintf("▣ UPnP :%d", r.UPnP.Mappings[0].ExternalPort)
@@ -337,13 +336,13 @@ func originLine(th *styles.Theme, g geometry, o engine.Origin, s *engine.Snapsho
 // JustPunchedWindow is how long the holepunch gate celebrates a success.
 const JustPunchedWindow = 5 * time.Second
 
-func justPunched(recent []engine.Event, now time.Time) bool {
+func justPunched(recent []swarm.Event, now time.Time) bool {
 	for i := len(recent) - 1; i >= 0; i-- {
 		e := recent[i]
 		if now.Sub(e.Time) > JustPunchedWindow {
 			return false
 		}
-		if e.Kind == engine.EventHolepunchSucceeded {
+		if e.Kind == swarm.EventHolepunchSucceeded {
 			return true
 		}
 	}
@@ -353,7 +352,7 @@ func justPunched(recent []engine.Event, now time.Time) bool {
 // flow draws n cells of line with arrow heads every 6 cells, shifted by
 // tick so they travel: toward you for inbound and UPnP, away for outbound,
 // both ways (alternating) for holepunched.
-func flow(o engine.Origin, n, tick int, active bool) string {
+func flow(o swarm.Origin, n, tick int, active bool) string {
 	if n <= 0 {
 		return ""
 	}
@@ -369,9 +368,9 @@ func flow(o engine.Origin, n, tick int, active bool) string {
 		var on bool
 		var head string
 		switch o {
-		case engine.OriginOutbound:
+		case swarm.OriginOutbound:
 			on, head = mod(i-tick, spacing) == 0, "▶"
-		case engine.OriginHolepunched:
+		case swarm.OriginHolepunched:
 			on, head = mod(i-tick, spacing) == 0, "◆"
 		default:
 			on, head = mod(i+tick, spacing) == 0, "◀"
@@ -385,12 +384,12 @@ func flow(o engine.Origin, n, tick int, active bool) string {
 
 func mod(a, m int) int { return ((a % m) + m) % m }
 
-func label(th *styles.Theme, g geometry, o engine.Origin, p engine.PathStats, recent []engine.Event) string {
-	st := th.OriginBold(o)
+func label(th *styles.Theme, g geometry, o swarm.Origin, p swarm.PathStats, recent []swarm.Event) string {
+	st := render.OriginBold(th, o)
 	name := string(o)
 	nameW := 12
 	if g.compact {
-		name, nameW = styles.OriginShort(o), 4
+		name, nameW = o.Info().Short, 4
 	}
 	stats := fmt.Sprintf("%3d %s ↓ %s ↑ %s", p.Peers, pl(p.Peers), render.FitRight(format.Rate(p.DownBps), 9), render.FitRight(format.Rate(p.UpBps), 9))
 	if g.compact {
@@ -399,16 +398,16 @@ func label(th *styles.Theme, g geometry, o engine.Origin, p engine.PathStats, re
 	if p.Peers == 0 {
 		stats = th.Faint.Render(stats)
 	}
-	out := st.Render(styles.OriginGlyph(o)+" "+render.Fit(name, nameW)) + " " + stats
-	if o == engine.OriginHolepunched {
+	out := st.Render(o.Info().Glyph+" "+render.Fit(name, nameW)) + " " + stats
+	if o == swarm.OriginHolepunched {
 		ok := 0
 		for _, e := range recent {
-			if e.Kind == engine.EventHolepunchSucceeded {
+			if e.Kind == swarm.EventHolepunchSucceeded {
 				ok++
 			}
 		}
 		if ok > 0 {
-			out += th.OriginBold(o).Render(fmt.Sprintf(" ✓%d new", ok))
+			out += render.OriginBold(th, o).Render(fmt.Sprintf(" ✓%d new", ok))
 		}
 	}
 	if rest := g.labelW - render.Width(out) - 2; rest >= 10 && len(p.History) > 0 {
@@ -417,14 +416,14 @@ func label(th *styles.Theme, g geometry, o engine.Origin, p engine.PathStats, re
 		for _, s := range p.History[from:] {
 			hist = append(hist, s.DownBps)
 		}
-		out += "  " + th.Origin(o).Render(render.Sparkline(hist, min(rest, 60), g.peak))
+		out += "  " + render.Origin(th, o).Render(render.Sparkline(hist, min(rest, 60), g.peak))
 	}
 	return out
 }
 
 // sharedPeak is the highest download sample of the last minute over all
 // paths, so the sparklines compare paths instead of each filling its row.
-func sharedPeak(s *engine.Snapshot, width int) float64 {
+func sharedPeak(s *swarm.Snapshot, width int) float64 {
 	m := 0.0
 	n := min(max(width, 0), 60)
 	for _, p := range s.Paths {
@@ -435,7 +434,7 @@ func sharedPeak(s *engine.Snapshot, width int) float64 {
 	return m
 }
 
-func countPeers(s *engine.Snapshot) int {
+func countPeers(s *swarm.Snapshot) int {
 	n := 0
 	for _, p := range s.Paths {
 		n += p.Peers
@@ -457,29 +456,14 @@ func plural(n int, what string) string {
 	return strconv.Itoa(n) + " " + what + "s"
 }
 
-// Explain says in a sentence what each path means, for the audience.
-func Explain(o engine.Origin) string {
-	switch o {
-	case engine.OriginInbound:
-		return "peers that dialed your public address and got through the NAT"
-	case engine.OriginOutbound:
-		return "peers you dialed; your NAT made a mapping on the way out"
-	case engine.OriginHolepunched:
-		return "a relay peer told both sides to dial at once (BEP 55), so the NATs let the packets through"
-	case engine.OriginUPnP:
-		return "peers that came in through the port your router opened over UPnP"
-	}
-	return ""
-}
-
 // holepunchLines lists the last minute's holepunch outcomes, newest first,
 // under one line that counts the attempts: outcomes are what the audience
 // wants to see, and a burst of Connect messages would push them away.
-func holepunchLines(th *styles.Theme, recent []engine.Event, now time.Time, loc *time.Location) []string {
+func holepunchLines(th *styles.Theme, recent []swarm.Event, now time.Time, loc *time.Location) []string {
 	if len(recent) == 0 {
 		return nil
 	}
-	hp := th.Origin(engine.OriginHolepunched)
+	hp := render.Origin(th, swarm.OriginHolepunched)
 	var connects, rendezvous, relayed int
 	relays := map[string]bool{}
 	var outcomes []string
@@ -487,18 +471,18 @@ func holepunchLines(th *styles.Theme, recent []engine.Event, now time.Time, loc 
 		e := recent[i]
 		mark, st := "✓", hp
 		switch e.Kind {
-		case engine.EventHolepunchConnect:
+		case swarm.EventHolepunchConnect:
 			connects++
 			relays[e.Via] = true
 			continue
-		case engine.EventHolepunchRendezvous:
+		case swarm.EventHolepunchRendezvous:
 			rendezvous++
 			relays[e.Via] = true
 			continue
-		case engine.EventHolepunchRelayed:
+		case swarm.EventHolepunchRelayed:
 			relayed++
 			continue
-		case engine.EventHolepunchFailed, engine.EventHolepunchError:
+		case swarm.EventHolepunchFailed, swarm.EventHolepunchError:
 			mark, st = "✗", th.Bad
 		}
 		if len(outcomes) >= 6 {
@@ -525,23 +509,23 @@ func holepunchLines(th *styles.Theme, recent []engine.Event, now time.Time, loc 
 	if relayed > 0 {
 		parts = append(parts, plural(relayed, "introduction")+" relayed for others")
 	}
-	head := " " + th.OriginBold(engine.OriginHolepunched).Render("holepunching, last minute")
+	head := " " + render.OriginBold(th, swarm.OriginHolepunched).Render("holepunching, last minute")
 	if len(parts) > 0 {
 		head += th.Subtle.Render(": " + strings.Join(parts, ", "))
 	}
 	return append([]string{"", head}, outcomes...)
 }
 
-func recentHolepunches(evs []engine.Event, now time.Time) []engine.Event {
-	var out []engine.Event
+func recentHolepunches(evs []swarm.Event, now time.Time) []swarm.Event {
+	var out []swarm.Event
 	for i := len(evs) - 1; i >= 0; i-- {
 		e := evs[i]
 		if !now.IsZero() && now.Sub(e.Time) > RecentWindow {
 			break
 		}
 		switch e.Kind {
-		case engine.EventHolepunchSucceeded, engine.EventHolepunchFailed, engine.EventHolepunchError,
-			engine.EventHolepunchConnect, engine.EventHolepunchRendezvous, engine.EventHolepunchRelayed:
+		case swarm.EventHolepunchSucceeded, swarm.EventHolepunchFailed, swarm.EventHolepunchError,
+			swarm.EventHolepunchConnect, swarm.EventHolepunchRendezvous, swarm.EventHolepunchRelayed:
 			out = append(out, e)
 		}
 	}

@@ -9,7 +9,7 @@ import (
 	"github.com/charmbracelet/lipgloss"
 	"github.com/muesli/termenv"
 
-	"github.com/swarmscope/swarmscope/engine"
+	"github.com/swarmscope/swarmscope/engine/swarm"
 	"github.com/swarmscope/swarmscope/nat"
 	"github.com/swarmscope/swarmscope/styles"
 	"github.com/swarmscope/swarmscope/ui/tui/render"
@@ -23,8 +23,8 @@ func theme() *styles.Theme {
 
 func TestGatesTellTheTruth(t *testing.T) {
 	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
-	snap := &engine.Snapshot{Time: now, Paths: []engine.PathStats{{Origin: engine.OriginOutbound, Peers: 2, DownBps: 1000}}}
-	draw := func(r *nat.Report, evs []engine.Event) string {
+	snap := &swarm.Snapshot{Time: now, Paths: []swarm.PathStats{{Origin: swarm.OriginOutbound, Peers: 2, DownBps: 1000}}}
+	draw := func(r *nat.Report, evs []swarm.Event) string {
 		return strings.Join(Lines(theme(), Input{Snapshot: snap, Report: r, Events: evs, Loc: time.UTC}, 120, 40), "\n")
 	}
 	// Not diagnosed: nobody can say whether inbound works.
@@ -40,7 +40,7 @@ func TestGatesTellTheTruth(t *testing.T) {
 	}
 	// A success in the last seconds is celebrated on the line and hangs
 	// under it; older ones are only listed.
-	evs := []engine.Event{{Time: now.Add(-2 * time.Second), Kind: engine.EventHolepunchSucceeded, Peer: "192.0.2.7:6881", Via: "203.0.113.1:6881"}}
+	evs := []swarm.Event{{Time: now.Add(-2 * time.Second), Kind: swarm.EventHolepunchSucceeded, Peer: "192.0.2.7:6881", Via: "203.0.113.1:6881"}}
 	v = draw(closed, evs)
 	if !strings.Contains(v, "✓ punched!") || !strings.Contains(v, "└ ✓ punched 192.0.2.7:6881") {
 		t.Errorf("fresh holepunch not on the map:\n%s", v)

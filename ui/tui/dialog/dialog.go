@@ -13,7 +13,7 @@ import (
 	"github.com/charmbracelet/bubbles/textinput"
 	tea "github.com/charmbracelet/bubbletea"
 
-	"github.com/swarmscope/swarmscope/engine"
+	"github.com/swarmscope/swarmscope/engine/swarm"
 	"github.com/swarmscope/swarmscope/styles"
 	"github.com/swarmscope/swarmscope/ui/tui/format"
 	"github.com/swarmscope/swarmscope/ui/tui/keys"
@@ -133,7 +133,7 @@ type Remove struct {
 }
 
 // NewRemove asks about torrent t.
-func NewRemove(th *styles.Theme, t engine.TorrentInfo) Remove {
+func NewRemove(th *styles.Theme, t swarm.TorrentInfo) Remove {
 	name := t.Name
 	if name == "" {
 		name = t.InfoHash
@@ -176,26 +176,26 @@ type Files struct {
 	keys     keys.DialogKeys
 	InfoHash string
 	Name     string
-	Files    []engine.FileInfo
+	Files    []swarm.FileInfo
 	List     render.List
 }
 
 // NewFiles opens the file list of t.
-func NewFiles(th *styles.Theme, t engine.TorrentInfo) Files {
+func NewFiles(th *styles.Theme, t swarm.TorrentInfo) Files {
 	f := Files{th: th, keys: keys.Dialog(), InfoHash: t.InfoHash, Name: t.Name}
 	f.SetFiles(t.Files)
 	return f
 }
 
 // SetFiles refreshes the list from a newer snapshot.
-func (d *Files) SetFiles(fs []engine.FileInfo) {
+func (d *Files) SetFiles(fs []swarm.FileInfo) {
 	d.Files = fs
 	d.List.Len = len(fs)
 	d.List.Clamp()
 }
 
 // Update returns the file and priority to set, if the user chose one.
-func (d *Files) Update(msg tea.Msg) (act Action, file int, p engine.Priority) {
+func (d *Files) Update(msg tea.Msg) (act Action, file int, p swarm.Priority) {
 	k, ok := msg.(tea.KeyMsg)
 	if !ok {
 		return None, 0, 0
@@ -218,11 +218,11 @@ func (d *Files) Update(msg tea.Msg) (act Action, file int, p engine.Priority) {
 		d.List.End()
 	case cur >= len(d.Files):
 	case key.Matches(k, d.keys.Skip):
-		return Submit, cur, engine.PrioritySkip
+		return Submit, cur, swarm.PrioritySkip
 	case key.Matches(k, d.keys.Normal):
-		return Submit, cur, engine.PriorityNormal
+		return Submit, cur, swarm.PriorityNormal
 	case key.Matches(k, d.keys.High):
-		return Submit, cur, engine.PriorityHigh
+		return Submit, cur, swarm.PriorityHigh
 	case key.Matches(k, d.keys.Cycle):
 		return Submit, cur, (d.Files[cur].Priority + 1) % 3
 	}
@@ -247,9 +247,9 @@ func (d *Files) Lines(w, h int) []string {
 		}
 		prio := render.Fit(f.Priority.String(), 6)
 		switch f.Priority {
-		case engine.PrioritySkip:
+		case swarm.PrioritySkip:
 			prio = th.Faint.Render(prio)
-		case engine.PriorityHigh:
+		case swarm.PriorityHigh:
 			prio = th.Warn.Render(prio)
 		}
 		frac := 0.0
@@ -268,14 +268,14 @@ func (d *Files) Lines(w, h int) []string {
 }
 
 // PeerLines draws the details of peer p at time now.
-func PeerLines(th *styles.Theme, p engine.PeerInfo, now time.Time, w int) []string {
+func PeerLines(th *styles.Theme, p swarm.PeerInfo, now time.Time, w int) []string {
 	kv := func(k, v string) string { return th.Subtle.Render(render.Fit(k, 12)) + v }
 	enc := "no"
 	if p.Encrypted {
 		enc = "yes (MSE)"
 	}
 	body := []string{
-		kv("origin", th.OriginBold(p.Origin).Render(styles.OriginGlyph(p.Origin)+" "+string(p.Origin))+th.Subtle.Render("  "+originExplain(p.Origin))),
+		kv("origin", render.OriginBold(th, p.Origin).Render(p.Origin.Info().Glyph+" "+string(p.Origin))+th.Subtle.Render("  "+p.Origin.Info().Explain)),
 		kv("address", p.Addr),
 		kv("transport", string(p.Transport)),
 		kv("client", orDash(p.Client)),
@@ -291,20 +291,6 @@ func PeerLines(th *styles.Theme, p engine.PeerInfo, now time.Time, w int) []stri
 		Hint(th, key.NewBinding(key.WithHelp("esc/enter", "close"))),
 	}
 	return Frame(th, "Peer details", body, w)
-}
-
-func originExplain(o engine.Origin) string {
-	switch o {
-	case engine.OriginInbound:
-		return "the peer dialed you"
-	case engine.OriginOutbound:
-		return "you dialed the peer"
-	case engine.OriginHolepunched:
-		return "a BEP 55 relay brought you together"
-	case engine.OriginUPnP:
-		return "dialed you through your UPnP mapping"
-	}
-	return ""
 }
 
 func orDash(s string) string {

@@ -8,7 +8,7 @@ import (
 
 	"github.com/charmbracelet/lipgloss"
 
-	"github.com/swarmscope/swarmscope/engine"
+	"github.com/swarmscope/swarmscope/engine/swarm"
 	"github.com/swarmscope/swarmscope/styles"
 	"github.com/swarmscope/swarmscope/ui/tui/render"
 )
@@ -21,9 +21,9 @@ const Capacity = 2000
 type Model struct {
 	th     *styles.Theme
 	loc    *time.Location
-	all    []engine.Event // oldest first, at most Capacity
-	drawn  []string       // all[i] rendered once on arrival: events never change
-	rows   []int          // into all, after the filter
+	all    []swarm.Event // oldest first, at most Capacity
+	drawn  []string      // all[i] rendered once on arrival: events never change
+	rows   []int         // into all, after the filter
 	filter string
 	list   render.List
 	follow bool
@@ -38,7 +38,7 @@ func New(th *styles.Theme, loc *time.Location) Model {
 }
 
 // Add appends events.
-func (m *Model) Add(evs ...engine.Event) {
+func (m *Model) Add(evs ...swarm.Event) {
 	// Only ever append and reslice: copies of the model share the array,
 	// and append reallocates (keeping only live events) when it is full.
 	m.all = append(m.all, evs...)
@@ -53,7 +53,7 @@ func (m *Model) Add(evs ...engine.Event) {
 }
 
 // All returns the events kept, oldest first.
-func (m *Model) All() []engine.Event { return m.all }
+func (m *Model) All() []swarm.Event { return m.all }
 
 // LastLine returns the newest event rendered, for the ticker.
 func (m *Model) LastLine() (string, bool) {
@@ -64,9 +64,9 @@ func (m *Model) LastLine() (string, bool) {
 }
 
 // Last returns the newest event.
-func (m *Model) Last() (engine.Event, bool) {
+func (m *Model) Last() (swarm.Event, bool) {
 	if len(m.all) == 0 {
-		return engine.Event{}, false
+		return swarm.Event{}, false
 	}
 	return m.all[len(m.all)-1], true
 }
@@ -117,7 +117,7 @@ func (m *Model) Click(y int) {
 }
 
 // Text is the searchable, uncoloured text of an event.
-func Text(e *engine.Event) string {
+func Text(e *swarm.Event) string {
 	var sb strings.Builder
 	sb.WriteString(string(e.Kind))
 	if e.Origin != "" {
@@ -136,7 +136,7 @@ func Text(e *engine.Event) string {
 }
 
 // Line renders one event in colour: time, glyph, kind, peer, relay, message.
-func Line(th *styles.Theme, e *engine.Event, loc *time.Location) string {
+func Line(th *styles.Theme, e *swarm.Event, loc *time.Location) string {
 	ts := th.Faint.Render(e.Time.In(loc).Format("15:04:05"))
 	g, st := Glyph(th, e)
 	var sb strings.Builder
@@ -155,23 +155,23 @@ func Line(th *styles.Theme, e *engine.Event, loc *time.Location) string {
 
 // Glyph picks the symbol and style of an event: holepunches in the
 // holepunch colour, failures red, peer churn in the peer's origin colour.
-func Glyph(th *styles.Theme, e *engine.Event) (string, lipgloss.Style) {
+func Glyph(th *styles.Theme, e *swarm.Event) (string, lipgloss.Style) {
 	switch e.Kind {
-	case engine.EventHolepunchSucceeded:
-		return "✓", th.Origin(engine.OriginHolepunched)
-	case engine.EventHolepunchRendezvous, engine.EventHolepunchConnect, engine.EventHolepunchRelayed:
-		return "◆", th.Origin(engine.OriginHolepunched)
-	case engine.EventHolepunchFailed, engine.EventHolepunchError, engine.EventTrackerError, engine.EventError:
+	case swarm.EventHolepunchSucceeded:
+		return "✓", render.Origin(th, swarm.OriginHolepunched)
+	case swarm.EventHolepunchRendezvous, swarm.EventHolepunchConnect, swarm.EventHolepunchRelayed:
+		return "◆", render.Origin(th, swarm.OriginHolepunched)
+	case swarm.EventHolepunchFailed, swarm.EventHolepunchError, swarm.EventTrackerError, swarm.EventError:
 		return "✗", th.Bad
-	case engine.EventPeerConnected:
-		return "+", th.Origin(e.Origin)
-	case engine.EventPeerDisconnected:
+	case swarm.EventPeerConnected:
+		return "+", render.Origin(th, e.Origin)
+	case swarm.EventPeerDisconnected:
 		return "-", th.Faint
-	case engine.EventNAT:
+	case swarm.EventNAT:
 		return "⇄", th.Accent
-	case engine.EventTorrentCompleted:
+	case swarm.EventTorrentCompleted:
 		return "✓", th.Good
-	case engine.EventTrackerAnnounce:
+	case swarm.EventTrackerAnnounce:
 		return "·", th.Subtle
 	}
 	return "•", th.Text

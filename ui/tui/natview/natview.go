@@ -114,7 +114,7 @@ func Lines(th *styles.Theme, r nat.Report, w int) []string {
 		return th.Subtle.Render(render.Fit(key, k)) + val
 	}
 	var out []string
-	out = append(out, th.NATBadge(r.NATType)+" "+th.Verdict(r.Reachable.Verdict))
+	out = append(out, render.NATBadge(th, r.NATType)+" "+render.Verdict(th, r.Reachable.Verdict))
 	out = append(out, kv("local", orDash(r.LocalAddr)))
 	pub := orDash(r.PublicAddr)
 	if nat.No(r.BehindNAT) && r.PublicAddr != "" {

@@ -8,7 +8,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/swarmscope/swarmscope/engine"
+	"github.com/swarmscope/swarmscope/engine/swarm"
 	"github.com/swarmscope/swarmscope/styles"
 	"github.com/swarmscope/swarmscope/ui/tui/format"
 	"github.com/swarmscope/swarmscope/ui/tui/render"
@@ -17,9 +17,9 @@ import (
 // Model is the paths pane.
 type Model struct {
 	th    *styles.Theme
-	paths [len(engine.Origins)]engine.PathStats
+	paths [swarm.NumOrigins]swarm.PathStats
 	// Series per origin, oldest first, converted once per snapshot.
-	down, up [len(engine.Origins)][]float64
+	down, up [swarm.NumOrigins][]float64
 	peak     float64
 	// token identifies the data of one SetSnapshot; the frame drawn from it
 	// is kept in cache until the data or the size changes.
@@ -37,8 +37,8 @@ type frameCache struct {
 func New(th *styles.Theme) Model { return Model{th: th, cache: &frameCache{}} }
 
 // SetSnapshot takes the paths of s.
-func (m *Model) SetSnapshot(s *engine.Snapshot) {
-	for i, o := range engine.Origins {
+func (m *Model) SetSnapshot(s *swarm.Snapshot) {
+	for i, o := range swarm.AllOrigins() {
 		p := s.Path(o)
 		m.paths[i] = p
 		m.down[i] = make([]float64, 0, len(p.History))
@@ -53,8 +53,8 @@ func (m *Model) SetSnapshot(s *engine.Snapshot) {
 }
 
 // Series returns the download and upload history of origin o.
-func (m *Model) Series(o engine.Origin) (down, up []float64) {
-	for i, x := range engine.Origins {
+func (m *Model) Series(o swarm.Origin) (down, up []float64) {
+	for i, x := range swarm.AllOrigins() {
 		if x == o {
 			return m.down[i], m.up[i]
 		}
@@ -68,7 +68,7 @@ func (m *Model) Peak() float64 { return m.peak }
 
 func (m *Model) computePeak() float64 {
 	peak := 0.0
-	for i := range engine.Origins {
+	for i := range swarm.AllOrigins() {
 		for _, v := range m.down[i] {
 			peak = max(peak, v)
 		}
@@ -105,7 +105,7 @@ func (m *Model) draw(w, h int) []string {
 		showTotals = false
 		chartW = w - label - 1 - stats - 2
 	}
-	twoRows := h >= 2+2*len(engine.Origins)
+	twoRows := h >= 2+2*swarm.NumOrigins
 	peak := m.Peak()
 
 	var out []string
@@ -118,10 +118,10 @@ func (m *Model) draw(w, h int) []string {
 		hdr += "  " + render.Fit("history, "+span+", peak "+format.Rate(peak), chartW)
 	}
 	out = append(out, th.Header.Render(render.Fit(hdr, w)))
-	for i, o := range engine.Origins {
+	for i, o := range swarm.AllOrigins() {
 		p := m.paths[i]
-		st := th.Origin(o)
-		name := st.Render(render.Fit(styles.OriginGlyph(o)+" "+string(o), label))
+		st := render.Origin(th, o)
+		name := st.Render(render.Fit(o.Info().Glyph+" "+string(o), label))
 		row := name + " " + render.FitRight(strconv.Itoa(p.Peers), 5) + " " +
 			render.FitRight(format.Rate(p.DownBps), 9) + " " + render.FitRight(format.Rate(p.UpBps), 9)
 		if showTotals {
@@ -142,7 +142,7 @@ func (m *Model) draw(w, h int) []string {
 	}
 	if len(out) < h {
 		out = append(out, "")
-		out = append(out, " "+th.Legend())
+		out = append(out, " "+render.Legend(th))
 	}
 	return render.Block(out, w, h)
 }
@@ -150,7 +150,7 @@ func (m *Model) draw(w, h int) []string {
 // span describes how much history the chart holds, e.g. "last 10m".
 func (m *Model) span() string {
 	n := 0
-	for i := range engine.Origins {
+	for i := range swarm.AllOrigins() {
 		n = max(n, len(m.down[i]))
 	}
 	return "last " + format.Span(secs(n))

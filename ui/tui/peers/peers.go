@@ -10,7 +10,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/swarmscope/swarmscope/engine"
+	"github.com/swarmscope/swarmscope/engine/swarm"
 	"github.com/swarmscope/swarmscope/styles"
 	"github.com/swarmscope/swarmscope/ui/tui/format"
 	"github.com/swarmscope/swarmscope/ui/tui/render"
@@ -49,13 +49,13 @@ type Model struct {
 	th      *styles.Theme
 	torrent string // info hash
 	name    string
-	all     []engine.PeerInfo
+	all     []swarm.PeerInfo
 	idx     []int // into all, filtered and sorted
 	now     time.Time
 
 	sortCol int
 	desc    bool
-	origin  engine.Origin // "" = all
+	origin  swarm.Origin // "" = all
 	filter  string
 
 	sel string // selected peer ID
@@ -72,7 +72,7 @@ type Model struct {
 }
 
 type originKey struct {
-	o engine.Origin
+	o swarm.Origin
 	w int
 }
 
@@ -91,7 +91,7 @@ func (m *Model) SetSize(w, h int) {
 
 // SetTorrent shows the peers of t as of now (the snapshot's time, so that
 // "connected for" does not depend on the wall clock).
-func (m *Model) SetTorrent(t engine.TorrentInfo, now time.Time) {
+func (m *Model) SetTorrent(t swarm.TorrentInfo, now time.Time) {
 	if t.InfoHash != m.torrent {
 		m.list = render.List{Height: m.list.Height}
 		m.sel, m.follow = "", false
@@ -101,7 +101,7 @@ func (m *Model) SetTorrent(t engine.TorrentInfo, now time.Time) {
 }
 
 // Clear shows no torrent.
-func (m *Model) Clear() { m.SetTorrent(engine.TorrentInfo{}, m.now) }
+func (m *Model) Clear() { m.SetTorrent(swarm.TorrentInfo{}, m.now) }
 
 // Name is the selected torrent's name.
 func (m *Model) Name() string { return m.name }
@@ -118,13 +118,13 @@ func (m *Model) Filter() string { return m.filter }
 // CycleOrigin steps the origin filter: all, then each origin.
 func (m *Model) CycleOrigin() {
 	i := -1
-	for j, o := range engine.Origins {
+	for j, o := range swarm.AllOrigins() {
 		if o == m.origin {
 			i = j
 		}
 	}
-	if i+1 < len(engine.Origins) {
-		m.origin = engine.Origins[i+1]
+	if i+1 < swarm.NumOrigins {
+		m.origin = swarm.AllOrigins()[i+1]
 	} else {
 		m.origin = ""
 	}
@@ -132,10 +132,10 @@ func (m *Model) CycleOrigin() {
 }
 
 // SetOrigin filters to one origin ("" for all).
-func (m *Model) SetOrigin(o engine.Origin) { m.origin = o; m.apply() }
+func (m *Model) SetOrigin(o swarm.Origin) { m.origin = o; m.apply() }
 
 // Origin is the origin filter.
-func (m *Model) Origin() engine.Origin { return m.origin }
+func (m *Model) Origin() swarm.Origin { return m.origin }
 
 // NextSort sorts by the next column.
 func (m *Model) NextSort() {
@@ -202,41 +202,41 @@ func (m *Model) apply() {
 	m.remember()
 }
 
-func (m *Model) matches(p *engine.PeerInfo) bool {
+func (m *Model) matches(p *swarm.PeerInfo) bool {
 	f := m.filter
 	return strings.Contains(strings.ToLower(p.Addr), f) ||
 		strings.Contains(strings.ToLower(p.Client), f) ||
 		strings.Contains(string(p.Origin), f) ||
-		styles.OriginShort(p.Origin) == f ||
+		p.Origin.Info().Short == f ||
 		strings.Contains(string(p.Discovery), f) ||
 		string(p.Transport) == f
 }
 
 func (m *Model) sort() {
 	ps := m.all
-	var c func(a, b *engine.PeerInfo) int
+	var c func(a, b *swarm.PeerInfo) int
 	switch m.sortCol {
 	case ColOrigin:
-		c = func(a, b *engine.PeerInfo) int { return cmp.Compare(originRank(a.Origin), originRank(b.Origin)) }
+		c = func(a, b *swarm.PeerInfo) int { return cmp.Compare(originRank(a.Origin), originRank(b.Origin)) }
 	case ColTransport:
-		c = func(a, b *engine.PeerInfo) int { return cmp.Compare(a.Transport, b.Transport) }
+		c = func(a, b *swarm.PeerInfo) int { return cmp.Compare(a.Transport, b.Transport) }
 	case ColAddr:
-		c = func(a, b *engine.PeerInfo) int { return cmp.Compare(a.Addr, b.Addr) }
+		c = func(a, b *swarm.PeerInfo) int { return cmp.Compare(a.Addr, b.Addr) }
 	case ColClient:
-		c = func(a, b *engine.PeerInfo) int { return cmp.Compare(a.Client, b.Client) }
+		c = func(a, b *swarm.PeerInfo) int { return cmp.Compare(a.Client, b.Client) }
 	case ColDown:
-		c = func(a, b *engine.PeerInfo) int { return cmp.Compare(a.DownBps, b.DownBps) }
+		c = func(a, b *swarm.PeerInfo) int { return cmp.Compare(a.DownBps, b.DownBps) }
 	case ColUp:
-		c = func(a, b *engine.PeerInfo) int { return cmp.Compare(a.UpBps, b.UpBps) }
+		c = func(a, b *swarm.PeerInfo) int { return cmp.Compare(a.UpBps, b.UpBps) }
 	case ColProgress:
-		c = func(a, b *engine.PeerInfo) int { return cmp.Compare(a.Progress, b.Progress) }
+		c = func(a, b *swarm.PeerInfo) int { return cmp.Compare(a.Progress, b.Progress) }
 	case ColFlags:
-		c = func(a, b *engine.PeerInfo) int { return cmp.Compare(a.Discovery, b.Discovery) }
+		c = func(a, b *swarm.PeerInfo) int { return cmp.Compare(a.Discovery, b.Discovery) }
 	case ColSince:
 		// Longest connected first when descending: earlier Since is "more".
-		c = func(a, b *engine.PeerInfo) int { return b.Since.Compare(a.Since) }
+		c = func(a, b *swarm.PeerInfo) int { return b.Since.Compare(a.Since) }
 	default:
-		c = func(a, b *engine.PeerInfo) int { return 0 }
+		c = func(a, b *swarm.PeerInfo) int { return 0 }
 	}
 	desc := m.desc
 	slices.SortFunc(m.idx, func(i, j int) int {
@@ -255,13 +255,13 @@ func (m *Model) sort() {
 	})
 }
 
-func originRank(o engine.Origin) int {
-	for i, x := range engine.Origins {
+func originRank(o swarm.Origin) int {
+	for i, x := range swarm.AllOrigins() {
 		if x == o {
 			return i
 		}
 	}
-	return len(engine.Origins)
+	return swarm.NumOrigins
 }
 
 func (m *Model) remember() {
@@ -292,11 +292,11 @@ func (m *Model) Click(x, y int) {
 }
 
 // Selected is the selected peer.
-func (m *Model) Selected() (engine.PeerInfo, bool) {
+func (m *Model) Selected() (swarm.PeerInfo, bool) {
 	if m.list.Cursor < len(m.idx) {
 		return m.all[m.idx[m.list.Cursor]], true
 	}
-	return engine.PeerInfo{}, false
+	return swarm.PeerInfo{}, false
 }
 
 // Count is the number of peers shown and in total.
@@ -364,7 +364,7 @@ func (m *Model) Lines(w, h int, focused bool) []string {
 	return render.Block(out, w, h)
 }
 
-func (m *Model) originTag(o engine.Origin, w int) string {
+func (m *Model) originTag(o swarm.Origin, w int) string {
 	k := originKey{o, w}
 	if s, ok := m.originCell[k]; ok {
 		return s
@@ -374,7 +374,7 @@ func (m *Model) originTag(o engine.Origin, w int) string {
 		// and shared by copies of the model, so it is cleared, not replaced.)
 		clear(m.originCell)
 	}
-	s := m.th.Origin(o).Render(render.Fit(styles.OriginGlyph(o)+" "+styles.OriginShort(o), w))
+	s := render.Origin(m.th, o).Render(render.Fit(o.Info().Glyph+" "+o.Info().Short, w))
 	if m.originCell != nil {
 		m.originCell[k] = s
 	}
@@ -382,7 +382,7 @@ func (m *Model) originTag(o engine.Origin, w int) string {
 }
 
 // Flags renders encryption ("E" or "·") and the discovery source.
-func Flags(p *engine.PeerInfo) string {
+func Flags(p *swarm.PeerInfo) string {
 	e := "·"
 	if p.Encrypted {
 		e = "E"
@@ -391,19 +391,19 @@ func Flags(p *engine.PeerInfo) string {
 }
 
 // DiscoveryShort abbreviates a discovery source to at most four letters.
-func DiscoveryShort(d engine.Discovery) string {
+func DiscoveryShort(d swarm.Discovery) string {
 	switch d {
-	case engine.DiscoveryTracker:
+	case swarm.DiscoveryTracker:
 		return "trk"
-	case engine.DiscoveryDHT:
+	case swarm.DiscoveryDHT:
 		return "dht"
-	case engine.DiscoveryPEX:
+	case swarm.DiscoveryPEX:
 		return "pex"
-	case engine.DiscoveryHolepunch:
+	case swarm.DiscoveryHolepunch:
 		return "hp"
-	case engine.DiscoveryDirect:
+	case swarm.DiscoveryDirect:
 		return "dir"
-	case engine.DiscoveryIncoming:
+	case swarm.DiscoveryIncoming:
 		return "inc"
 	case "":
 		return "-"

@@ -6,7 +6,7 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/swarmscope/swarmscope/engine"
+	"github.com/swarmscope/swarmscope/engine/swarm"
 	"github.com/swarmscope/swarmscope/styles"
 	"github.com/swarmscope/swarmscope/ui/tui/format"
 	"github.com/swarmscope/swarmscope/ui/tui/render"
@@ -15,8 +15,8 @@ import (
 // Model is the torrents pane.
 type Model struct {
 	th     *styles.Theme
-	all    []engine.TorrentInfo
-	rows   []engine.TorrentInfo // after the filter
+	all    []swarm.TorrentInfo
+	rows   []swarm.TorrentInfo // after the filter
 	filter string
 	sel    string // info hash of the selected torrent, kept across ticks
 	list   render.List
@@ -60,7 +60,7 @@ func (m *Model) SetSize(w, h int) {
 }
 
 // SetTorrents replaces the list, keeping the selection on the same torrent.
-func (m *Model) SetTorrents(ts []engine.TorrentInfo) {
+func (m *Model) SetTorrents(ts []swarm.TorrentInfo) {
 	m.all = ts
 	m.apply()
 }
@@ -75,7 +75,7 @@ func (m *Model) SetFilter(f string) {
 func (m *Model) Filter() string { return m.filter }
 
 func (m *Model) apply() {
-	m.rows = make([]engine.TorrentInfo, 0, len(m.all)) // fresh: models are copied
+	m.rows = make([]swarm.TorrentInfo, 0, len(m.all)) // fresh: models are copied
 	for _, t := range m.all {
 		if m.filter != "" && !strings.Contains(strings.ToLower(t.Name), m.filter) && !strings.Contains(t.InfoHash, m.filter) {
 			continue
@@ -123,11 +123,11 @@ func (m *Model) Select(ih string) {
 }
 
 // Selected is the selected torrent.
-func (m *Model) Selected() (engine.TorrentInfo, bool) {
+func (m *Model) Selected() (swarm.TorrentInfo, bool) {
 	if m.list.Cursor < len(m.rows) {
 		return m.rows[m.list.Cursor], true
 	}
-	return engine.TorrentInfo{}, false
+	return swarm.TorrentInfo{}, false
 }
 
 // Count is the number of rows shown and in total.
@@ -179,7 +179,7 @@ func (m *Model) Lines(w, h int, focused bool) []string {
 		cells[colDown] = format.Rate(t.DownBps)
 		cells[colUp] = format.Rate(t.UpBps)
 		cells[colETA] = format.ETA(t.ETA)
-		if t.State == engine.StateSeeding {
+		if t.State == swarm.StateSeeding {
 			cells[colETA] = "-"
 		}
 		cells[colRatio] = format.Ratio(t.Ratio())
@@ -193,24 +193,24 @@ func (m *Model) Lines(w, h int, focused bool) []string {
 	return render.Block(out, w, h)
 }
 
-func (m *Model) state(t engine.TorrentInfo) string {
+func (m *Model) state(t swarm.TorrentInfo) string {
 	s := string(t.State)
 	switch t.State {
-	case engine.StateError:
+	case swarm.StateError:
 		return m.th.Bad.Render("error")
-	case engine.StatePaused:
+	case swarm.StatePaused:
 		return m.th.Subtle.Render(s)
-	case engine.StateSeeding:
+	case swarm.StateSeeding:
 		return m.th.Good.Render(s)
-	case engine.StateMetadata:
+	case swarm.StateMetadata:
 		return m.th.Warn.Render("metadata…")
 	}
 	return s
 }
 
-func (m *Model) peerCounts(c engine.OriginCounts) string {
+func (m *Model) peerCounts(c swarm.OriginCounts) string {
 	var sb strings.Builder
-	for i, o := range engine.Origins {
+	for i, o := range swarm.AllOrigins() {
 		if i > 0 {
 			sb.WriteByte(' ')
 		}
@@ -219,7 +219,7 @@ func (m *Model) peerCounts(c engine.OriginCounts) string {
 		if n == 0 {
 			sb.WriteString(m.th.Faint.Render(txt))
 		} else {
-			sb.WriteString(m.th.OriginBold(o).Render(txt))
+			sb.WriteString(render.OriginBold(m.th, o).Render(txt))
 		}
 	}
 	return sb.String()

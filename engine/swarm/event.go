@@ -1,4 +1,4 @@
-package engine
+package swarm
 
 import "time"
 
@@ -28,6 +28,10 @@ const (
 	EventError            EventKind = "error"
 	// NAT events come from nat/ through Engine.Publish: STUN and UPnP changes.
 	EventNAT EventKind = "nat"
+	// The stall watchdog saw a download make no progress and acted.
+	EventStall EventKind = "stall"
+	// A peer was banned for bad data.
+	EventPeerBanned EventKind = "peer-banned"
 )
 
 // Event is one thing that happened, for the events pane and headless logs.

@@ -1,22 +1,13 @@
-package engine
+// Package swarm holds the values the engine publishes: snapshots of
+// torrents, peers and paths, events, and the origin table. It imports
+// nothing of the torrent engine, so the UI, the styles and the metrics read
+// them without pulling anacrolix in (the shape of Tailscale's
+// portmappertype: shared types in a leaf package).
+package swarm
 
 import (
 	"time"
 )
-
-// Origin says how a peer connection came to exist. It is the one fact
-// swarmscope adds to an ordinary torrent client, so every view keys on it.
-type Origin string
-
-const (
-	OriginInbound     Origin = "inbound"     // the peer dialed us
-	OriginOutbound    Origin = "outbound"    // we dialed the peer
-	OriginHolepunched Origin = "holepunched" // a BEP 55 rendezvous brought us together
-	OriginUPnP        Origin = "upnp"        // the peer dialed us through our UPnP port mapping
-)
-
-// Origins lists every origin in display order.
-var Origins = [...]Origin{OriginInbound, OriginOutbound, OriginHolepunched, OriginUPnP}
 
 // Transport is the wire protocol of a peer connection.
 type Transport string
@@ -50,52 +41,12 @@ const (
 	StateError       State = "error"
 )
 
-// OriginCounts counts peers per origin.
-type OriginCounts struct {
-	Inbound     int `json:"inbound"`
-	Outbound    int `json:"outbound"`
-	Holepunched int `json:"holepunched"`
-	UPnP        int `json:"upnp"`
-}
-
-// Get returns the count for o.
-func (c OriginCounts) Get(o Origin) int {
-	switch o {
-	case OriginInbound:
-		return c.Inbound
-	case OriginOutbound:
-		return c.Outbound
-	case OriginHolepunched:
-		return c.Holepunched
-	case OriginUPnP:
-		return c.UPnP
-	}
-	return 0
-}
-
-// Add increments the count for o.
-func (c *OriginCounts) Add(o Origin, n int) {
-	switch o {
-	case OriginInbound:
-		c.Inbound += n
-	case OriginOutbound:
-		c.Outbound += n
-	case OriginHolepunched:
-		c.Holepunched += n
-	case OriginUPnP:
-		c.UPnP += n
-	}
-}
-
-// Total is the number of peers over all origins.
-func (c OriginCounts) Total() int { return c.Inbound + c.Outbound + c.Holepunched + c.UPnP }
-
 // Snapshot is the engine's complete state at one tick. It is never mutated
 // after publication, so the UI may keep and read it from any goroutine.
 type Snapshot struct {
 	Time     time.Time     `json:"time"`
 	Torrents []TorrentInfo `json:"torrents"`
-	// Paths holds one entry per origin, in the order of Origins.
+	// Paths holds one entry per origin, in the order of AllOrigins.
 	Paths      []PathStats `json:"-"`
 	DownBps    float64     `json:"down_bps"`
 	UpBps      float64     `json:"up_bps"`
