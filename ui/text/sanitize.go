@@ -113,4 +113,3 @@ func trailingNewline(p []byte) int {
 	}
 	return 0
 }
-
