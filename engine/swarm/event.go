@@ -32,6 +32,9 @@ const (
 	EventStall EventKind = "stall"
 	// A peer was banned for bad data.
 	EventPeerBanned EventKind = "peer-banned"
+	// The engine refused to dial an address: our own, or a peer we are
+	// connected to already (no rendezvous follows either).
+	EventDialSkipped EventKind = "dial-skipped"
 )
 
 // Event is one thing that happened, for the events pane and headless logs.
@@ -43,4 +46,9 @@ type Event struct {
 	Origin   Origin    `json:"origin,omitempty"`
 	Via      string    `json:"via,omitempty"` // relay address for holepunch events
 	Message  string    `json:"message"`
+	// Repeat, when above 1, says this event repeats the most recent one
+	// with the same Kind, InfoHash and Peer for the Repeat-th time within
+	// ten minutes of the one before: a UI shows it in that one's place,
+	// "×Repeat", rather than as a new line.
+	Repeat int `json:"repeat,omitempty"`
 }

@@ -54,6 +54,11 @@ type Snapshot struct {
 	// UPnPActive reports whether the engine believed a UPnP mapping was active
 	// at this tick; it decides the upnp origin.
 	UPnPActive bool `json:"upnp_active"`
+	// Holepunch is the BEP 55 funnel of every torrent together, plus the
+	// dials refused before any torrent was known (engine/punchgate.go).
+	Holepunch HolepunchFunnel `json:"holepunch"`
+	// HolepunchRelays is the funnel per relay, by relay address.
+	HolepunchRelays []RelayFunnel `json:"holepunch_relays,omitempty"`
 }
 
 // Path returns the stats of origin o.
@@ -84,9 +89,11 @@ type TorrentInfo struct {
 	Seeds     int           `json:"seeds"`    // connected peers that have everything
 	Leechers  int           `json:"leechers"` // connected peers that do not
 	Known     int           `json:"known"`    // peer addresses known but not connected
-	PeerList  []PeerInfo    `json:"-"`
-	Files     []FileInfo    `json:"-"`
-	AddedAt   time.Time     `json:"-"`
+	// Holepunch is this torrent's BEP 55 funnel.
+	Holepunch HolepunchFunnel `json:"holepunch"`
+	PeerList  []PeerInfo      `json:"-"`
+	Files     []FileInfo      `json:"-"`
+	AddedAt   time.Time       `json:"-"`
 }
 
 // Ratio is uploaded over downloaded payload for this session.
