@@ -265,10 +265,11 @@ func runDemoTUI(ctx context.Context, opts demo.Options, title string, stderr io.
 		forward(ctx, s.You.Engine, snaps, emit)
 	}()
 	err := tui.Run(ctx, tui.Options{
-		Title:     title,
-		Backend:   back,
-		Snapshots: snaps,
-		Events:    events,
+		Title:       title,
+		Backend:     back,
+		CheckSource: checkSource,
+		Snapshots:   snaps,
+		Events:      events,
 		NAT: func(ctx context.Context) (nat.Report, error) {
 			select {
 			case <-back.ready:

@@ -159,11 +159,12 @@ func runDownload(ctx context.Context, args []string, stdout, stderr io.Writer) i
 		return r, err
 	}
 	err = tui.Run(tuiContext(ctx), tui.Options{
-		Title:     fmt.Sprintf("swarmscope %s — %d torrent(s), listening on %s", version(), len(sources), e.ListenAddr()),
-		Backend:   e,
-		Snapshots: e.Snapshots(),
-		Events:    e.Events(),
-		NAT:       natCheck,
+		Title:       fmt.Sprintf("swarmscope %s — %d torrent(s), listening on %s", version(), len(sources), e.ListenAddr()),
+		Backend:     e,
+		CheckSource: checkSource,
+		Snapshots:   e.Snapshots(),
+		Events:      e.Events(),
+		NAT:         natCheck,
 	})
 	if err != nil && ctx.Err() == nil {
 		fmt.Fprintf(stderr, "swarmscope: %v\n", oneLine(err.Error()))
@@ -179,6 +180,12 @@ func runDownload(ctx context.Context, args []string, stdout, stderr io.Writer) i
 		}
 	}
 	return ExitOK
+}
+
+// checkSource is the TUI's add-dialog check: the engine's own parser.
+func checkSource(source string) error {
+	_, err := engine.ParseSource(source)
+	return err
 }
 
 // tuiContext is the context the TUI runs under. Bubble Tea handles SIGINT

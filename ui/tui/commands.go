@@ -8,7 +8,6 @@ import (
 
 	tea "github.com/charmbracelet/bubbletea"
 
-	"github.com/swarmscope/swarmscope/engine"
 	"github.com/swarmscope/swarmscope/engine/swarm"
 	"github.com/swarmscope/swarmscope/nat"
 )
@@ -116,12 +115,14 @@ func runNAT(ctx context.Context, f func(context.Context) (nat.Report, error), ti
 	}
 }
 
-func addSource(ctx context.Context, b Backend, source string, timeout time.Duration) tea.Cmd {
+func addSource(ctx context.Context, b Backend, check func(string) error, source string, timeout time.Duration) tea.Cmd {
 	return func() tea.Msg {
 		// Validate first: a typo should say what is wrong with the input,
 		// not whatever the client trips over later.
-		if _, err := engine.ParseSource(source); err != nil {
-			return addResultMsg{err: err}
+		if check != nil {
+			if err := check(source); err != nil {
+				return addResultMsg{err: err}
+			}
 		}
 		ctx, cancel := context.WithTimeout(ctx, timeout)
 		defer cancel()

@@ -11,6 +11,7 @@ import (
 
 	tea "github.com/charmbracelet/bubbletea"
 
+	"github.com/swarmscope/swarmscope/engine"
 	"github.com/swarmscope/swarmscope/engine/swarm"
 	"github.com/swarmscope/swarmscope/ui/tui/render"
 )
@@ -24,8 +25,12 @@ func newFixtureModel(t testing.TB, w, h, peers int) Model {
 	snap := fixtureSnapshot(peers)
 	rep := fixtureNAT()
 	m := New(Options{
-		Title:      "demo: you behind port-restricted-cone",
-		Backend:    &fakeBackend{},
+		Title:   "demo: you behind port-restricted-cone",
+		Backend: &fakeBackend{},
+		CheckSource: func(s string) error {
+			_, err := engine.ParseSource(s)
+			return err
+		},
 		InitialNAT: &rep,
 		Renderer:   asciiRenderer(),
 		Location:   time.UTC,

@@ -498,7 +498,7 @@ func (m Model) onDialogKey(msg tea.KeyMsg) (tea.Model, tea.Cmd) {
 			m.dlg = dlgNone
 			return m, nil
 		case dialog.Submit:
-			return m, addSource(m.ctx, m.opts.Backend, m.add.Input.Value(), m.opts.AddTimeout)
+			return m, addSource(m.ctx, m.opts.Backend, m.opts.CheckSource, m.add.Input.Value(), m.opts.AddTimeout)
 		}
 		return m, cmd
 	case dlgRemove:

@@ -15,7 +15,9 @@ import (
 	"github.com/swarmscope/swarmscope/styles"
 )
 
-// Backend carries out the user's actions. *engine.Engine implements it.
+// Backend carries out the user's actions; ui/cli hands it the engine
+// (*engine.Engine implements it). The TUI imports no engine code: it sees
+// only these methods and the swarm values.
 type Backend interface {
 	// AddSource adds a magnet link, a .torrent path or a 40-hex info hash.
 	AddSource(ctx context.Context, source string) (infohash string, err error)
@@ -31,6 +33,10 @@ type Options struct {
 	Title string
 	// Backend performs actions; nil makes the UI read-only.
 	Backend Backend
+	// CheckSource parses a source the way the backend will (the engine's
+	// ParseSource), so a typo in the add dialog is named before the
+	// backend is asked; nil leaves every check to the backend.
+	CheckSource func(source string) error
 	// Snapshots and Events feed the screen; either may be nil.
 	Snapshots <-chan swarm.Snapshot
 	Events    <-chan swarm.Event
