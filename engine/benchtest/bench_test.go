@@ -88,7 +88,7 @@ func BenchmarkEngine1000Peers(b *testing.B) {
 	}
 }
 
-// TestBenchSmoke runs the side-by-side benchmark (testdata/bench) in its
+// TestBenchSmoke runs the side-by-side benchmark (engine/benchtest/cmd/bench) in its
 // tiny version, so the harness cannot rot: every contender must download
 // and verify the data. It needs the contenders' programs (tmux, opentracker,
 // aria2c, transmission-cli) and root for the private network namespace;
@@ -125,7 +125,7 @@ func TestBenchSmoke(t *testing.T) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Minute)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, "go", "run", "./testdata/bench", "-smoke", "-work", t.TempDir())
+	cmd := exec.CommandContext(ctx, "go", "run", "./engine/benchtest/cmd/bench", "-smoke", "-work", t.TempDir())
 	cmd.Dir = root
 	// Interrupted, the benchmark still stops its seeders and tracker.
 	cmd.Cancel = func() error { return cmd.Process.Signal(os.Interrupt) }
@@ -135,7 +135,7 @@ func TestBenchSmoke(t *testing.T) {
 	out, err := cmd.Output()
 	t.Logf("benchmark report:\n%s", out)
 	if err != nil {
-		t.Fatalf("go run ./testdata/bench -smoke: %v\n%s", err, stderr.String())
+		t.Fatalf("go run ./engine/benchtest/cmd/bench -smoke: %v\n%s", err, stderr.String())
 	}
 	report := string(out)
 	if strings.Contains(report, "FAILED") {

@@ -2,7 +2,7 @@
 // swarm can run: a fleet of lightweight BitTorrent peers (a handshake, a
 // have-all and nothing more) connects to it over loopback, and the engine's
 // heap is measured. It also holds the Go test that runs the side-by-side
-// benchmark (testdata/bench) in its tiny version.
+// benchmark (engine/benchtest/cmd/bench) in its tiny version.
 package benchtest
 
 import (

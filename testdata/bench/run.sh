@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Side-by-side benchmark of swarmscope against anacrolix's CLI, aria2c and
-# transmission-cli on one machine (see main.go for what it measures).
+# transmission-cli on one machine (see engine/benchtest/cmd/bench/main.go for what it measures).
 #
-#   testdata/bench/run.sh                      # 1 GiB, 4 seeders, 3 rounds, everything
+#   testdata/bench/run.sh                      # 1 GiB, 4 swarmscope seeders, 3 rounds, everything
+#   testdata/bench/run.sh -seeders aria2c      # the same from 4 aria2c seeders
 #   testdata/bench/run.sh -size 64MiB -rounds 1
 #   testdata/bench/run.sh -smoke               # the tiny version CI runs
 #   testdata/bench/run.sh -help                # every flag
@@ -27,4 +28,4 @@ if ((${#need[@]})); then
 		echo "missing (Debian packages): ${need[*]}; those contenders are skipped" >&2
 	fi
 fi
-exec go run ./testdata/bench "$@"
+exec go run ./engine/benchtest/cmd/bench "$@"

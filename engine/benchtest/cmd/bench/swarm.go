@@ -4,13 +4,17 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"io"
 	"net"
+	"net/http"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"syscall"
@@ -135,8 +139,9 @@ func warmCache(root string) {
 }
 
 // freePort finds a port free for both TCP and UDP on ip (trackers and
-// BitTorrent clients use both).
-func freePort(ip string) (int, error) {
+// BitTorrent clients use both), other than the ports to avoid (the
+// contenders' fixed port).
+func freePort(ip string, avoid ...int) (int, error) {
 	for range 50 {
 		l, err := net.Listen("tcp", net.JoinHostPort(ip, "0"))
 		if err != nil {
@@ -144,7 +149,7 @@ func freePort(ip string) (int, error) {
 		}
 		port := l.Addr().(*net.TCPAddr).Port
 		l.Close()
-		if portFree(ip, port) {
+		if !contains(avoid, port) && portFree(ip, port) {
 			return port, nil
 		}
 	}
@@ -224,11 +229,11 @@ func (b *bench) trackerPort() (int, error) {
 	}
 	portFile := filepath.Join(dir, "port")
 	if old, err := os.ReadFile(portFile); err == nil {
-		if p, err := strconv.Atoi(string(old)); err == nil && portFree(b.ip, p) {
+		if p, err := strconv.Atoi(string(old)); err == nil && p != b.opts.leecherPort && portFree(b.ip, p) {
 			return p, nil
 		}
 	}
-	port, err := freePort(b.ip)
+	port, err := freePort(b.ip, b.opts.leecherPort)
 	if err != nil {
 		return 0, err
 	}
@@ -291,14 +296,22 @@ func (b *bench) startTracker(ctx context.Context, port int, infoHash string) (*d
 	return d, nil
 }
 
-// startSeeders runs N swarmscope seeders, each on its own hard-linked copy
-// of the content (their piece databases must not be shared; the data pages
-// are), and waits until each has verified the data and is seeding.
-func (b *bench) startSeeders(ctx context.Context, c *content) ([]*daemon, error) {
+// startSeeders runs N seeders (swarmscope or aria2c, -seeders), each on
+// its own hard-linked copy of the content (their state must not be shared;
+// the data pages are), and waits until each is seeding and the tracker
+// counts all of them as seeders, so the first contender finds them all.
+func (b *bench) startSeeders(ctx context.Context, c *content, infoHash string, trackerPort int) ([]*daemon, error) {
 	var seeders []*daemon
 	stopAll := func() {
 		for _, s := range seeders {
 			s.stop()
+		}
+	}
+	var aria2c string
+	if b.opts.seederKind == "aria2c" {
+		var err error
+		if aria2c, err = b.lookTool("aria2c"); err != nil {
+			return nil, err
 		}
 	}
 	for i := range b.opts.seeders {
@@ -319,7 +332,7 @@ func (b *bench) startSeeders(ctx context.Context, c *content) ([]*daemon, error)
 			}
 		}
 		ip := b.seederIP(i)
-		port, err := freePort(ip)
+		port, err := freePort(ip, b.opts.leecherPort)
 		if err != nil {
 			stopAll()
 			return nil, err
@@ -329,9 +342,23 @@ func (b *bench) startSeeders(ctx context.Context, c *content) ([]*daemon, error)
 			stopAll()
 			return nil, err
 		}
-		d, err := startDaemon(fmt.Sprintf("seeder %d", i), dir, filepath.Join(b.work, "logs", fmt.Sprintf("seeder-%d.jsonl", i)),
-			b.opts.swarmscope, "--headless", "--json", "--seed", "--no-upnp", "--no-dht",
-			"--port", strconv.Itoa(port), "--bind", ip, "--dir", dir, tf)
+		name := fmt.Sprintf("%s seeder %d", b.opts.seederKind, i)
+		var d *daemon
+		if aria2c != "" {
+			// --bt-seed-unverified: the data is the content itself
+			// (hard links), and hashing 4 GiB at start would only
+			// delay the benchmark; --seed-ratio=0.0 seeds forever.
+			d, err = startDaemon(name, dir, filepath.Join(b.work, "logs", fmt.Sprintf("seeder-%d.log", i)),
+				aria2c, "--no-conf", "--dir", dir, "--seed-ratio=0.0", "--bt-seed-unverified=true",
+				"--enable-dht=false", "--enable-dht6=false", "--bt-enable-lpd=false", "--disable-ipv6=true",
+				"--interface="+ip, "--listen-port="+strconv.Itoa(port), "--bt-max-peers=0",
+				"--summary-interval=0", "--console-log-level=notice", "--file-allocation=none",
+				"--bt-save-metadata=false", "--auto-file-renaming=false", tf)
+		} else {
+			d, err = startDaemon(name, dir, filepath.Join(b.work, "logs", fmt.Sprintf("seeder-%d.jsonl", i)),
+				b.opts.swarmscope, "--headless", "--json", "--seed", "--no-upnp", "--no-dht",
+				"--port", strconv.Itoa(port), "--bind", ip, "--dir", dir, tf)
+		}
 		if err != nil {
 			stopAll()
 			return nil, err
@@ -339,17 +366,62 @@ func (b *bench) startSeeders(ctx context.Context, c *content) ([]*daemon, error)
 		seeders = append(seeders, d)
 	}
 	deadline := time.Now().Add(b.opts.timeout)
-	for _, s := range seeders {
-		for !seeding(s.log) {
-			if s.exited() || time.Now().After(deadline) || ctx.Err() != nil {
-				stopAll()
-				return nil, fmt.Errorf("%s did not start seeding (log %s): %v", s.name, s.log, tail(s.log))
+	if aria2c == "" {
+		for _, s := range seeders {
+			for !seeding(s.log) {
+				if s.exited() || time.Now().After(deadline) || ctx.Err() != nil {
+					stopAll()
+					return nil, fmt.Errorf("%s did not start seeding (log %s): %v", s.name, s.log, tail(s.log))
+				}
+				time.Sleep(100 * time.Millisecond)
 			}
-			time.Sleep(100 * time.Millisecond)
 		}
 	}
-	return seeders, nil
+	// A seeder counts once the tracker lists it as complete.
+	for {
+		n, err := b.scrapeSeeders(trackerPort, infoHash)
+		if err == nil && n >= b.opts.seeders {
+			return seeders, nil
+		}
+		for _, s := range seeders {
+			if s.exited() {
+				stopAll()
+				return nil, fmt.Errorf("%s exited (log %s): %v", s.name, s.log, tail(s.log))
+			}
+		}
+		if time.Now().After(deadline) || ctx.Err() != nil {
+			stopAll()
+			return nil, fmt.Errorf("the tracker counts %d of %d seeders (scrape: %v)", n, b.opts.seeders, err)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
 }
+
+// scrapeSeeders asks the tracker how many seeders it lists for the torrent.
+func (b *bench) scrapeSeeders(trackerPort int, infoHash string) (int, error) {
+	raw, err := hex.DecodeString(infoHash)
+	if err != nil {
+		return 0, err
+	}
+	u := fmt.Sprintf("http://%s/scrape?info_hash=%s", net.JoinHostPort(b.ip, strconv.Itoa(trackerPort)), url.QueryEscape(string(raw)))
+	cl := http.Client{Timeout: 5 * time.Second}
+	resp, err := cl.Get(u)
+	if err != nil {
+		return 0, err
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(io.LimitReader(resp.Body, 1<<16))
+	if err != nil {
+		return 0, err
+	}
+	m := scrapeComplete.FindSubmatch(body)
+	if m == nil {
+		return 0, fmt.Errorf("scrape answer %q has no complete count", body)
+	}
+	return strconv.Atoi(string(m[1]))
+}
+
+var scrapeComplete = regexp.MustCompile(`8:completei(\d+)e`)
 
 // seederTorrent writes the seeder's copy of the .torrent: the same info
 // (and info hash), announcing to the tracker on the seeder's own address.

@@ -44,12 +44,13 @@ type summary struct {
 	ok, runs       int
 	wall, thr, cpu float64 // s, MiB/s, s
 	exit, exitThr  float64 // s, MiB/s to the client's exit; 0 if we stop it
+	p10, transfer  float64 // s to 10 % of the bytes, MiB/s from 10 % to 90 %; 0 if not watched
 	rss            float64 // MiB
 }
 
 func summarize(label string, rs []result, size int64) summary {
 	s := summary{label: label, runs: len(rs)}
-	var wall, thr, cpu, rss, exit, exitThr []float64
+	var wall, thr, cpu, rss, exit, exitThr, p10, transfer []float64
 	for _, r := range rs {
 		if r.err != nil {
 			continue
@@ -57,6 +58,10 @@ func summarize(label string, rs []result, size int64) summary {
 		if r.exit > 0 {
 			exit = append(exit, r.exit.Seconds())
 			exitThr = append(exitThr, mibps(size, r.exit))
+		}
+		if t := r.transferRate(size); t > 0 {
+			p10 = append(p10, r.p10.Seconds())
+			transfer = append(transfer, t)
 		}
 		s.ok++
 		wall = append(wall, r.wall.Seconds())
@@ -66,13 +71,15 @@ func summarize(label string, rs []result, size int64) summary {
 	}
 	s.wall, s.thr, s.cpu, s.rss = median(wall), median(thr), median(cpu), median(rss)
 	s.exit, s.exitThr = median(exit), median(exitThr)
+	s.p10, s.transfer = median(p10), median(transfer)
 	return s
 }
 
-func (b *bench) downloadReport(c *content, cs []*contender, results []result, refs []time.Duration, skipped []string) {
+func (b *bench) downloadReport(c *content, cs []*contender, results []result, refs []time.Duration, skipped, loads []string) {
 	w := &b.report
-	fmt.Fprintf(w, "\n## Download: %s in %d files (%s pieces), %d swarmscope seeders on loopback via opentracker, %d round(s)\n\n",
-		human(c.size), len(c.files), human(b.opts.pieceLen), b.opts.seeders, b.opts.rounds)
+	fmt.Fprintf(w, "\n## Download: %s in %d files (%s pieces), %d %s seeders on loopback via opentracker, %d round(s)\n\n",
+		human(c.size), len(c.files), human(b.opts.pieceLen), b.opts.seeders, b.opts.seederKind, b.opts.rounds)
+	fmt.Fprintf(w, "Load average (1, 5, 15 min) at the start of each round and at the end: %s. Contenders listen on port %d, one after the other.\n\n", strings.Join(loads, "; "), b.opts.leecherPort)
 	byName := map[string][]result{}
 	for _, r := range results {
 		byName[r.name] = append(byName[r.name], r)
@@ -83,8 +90,8 @@ func (b *bench) downloadReport(c *content, cs []*contender, results []result, re
 	}
 	base, haveBase := sums["headless"]
 	haveBase = haveBase && base.ok > 0
-	fmt.Fprintf(w, "| client | ok | data s | exit s | MiB/s | CPU s (user+sys) | peak RSS MiB | throughput vs headless | CPU vs headless |\n")
-	fmt.Fprintf(w, "|---|---|---|---|---|---|---|---|---|\n")
+	fmt.Fprintf(w, "| client | ok | data s | exit s | MiB/s | to 10 %% s | 10→90 %% MiB/s | CPU s (user+sys) | peak RSS MiB | throughput vs headless | CPU vs headless |\n")
+	fmt.Fprintf(w, "|---|---|---|---|---|---|---|---|---|---|---|\n")
 	for _, ct := range cs {
 		s := sums[ct.name]
 		thrRatio, cpuRatio := "-", "-"
@@ -96,7 +103,11 @@ func (b *bench) downloadReport(c *content, cs []*contender, results []result, re
 		if s.exit > 0 {
 			exit = fmt.Sprintf("%.2f", s.exit)
 		}
-		fmt.Fprintf(w, "| %s | %d/%d | %.2f | %s | %.1f | %.2f | %.0f | %s | %s |\n", s.label, s.ok, s.runs, s.wall, exit, s.thr, s.cpu, s.rss, thrRatio, cpuRatio)
+		p10, transfer := "-", "-"
+		if s.transfer > 0 {
+			p10, transfer = fmt.Sprintf("%.2f", s.p10), fmt.Sprintf("%.1f", s.transfer)
+		}
+		fmt.Fprintf(w, "| %s | %d/%d | %.2f | %s | %.1f | %s | %s | %.2f | %.0f | %s | %s |\n", s.label, s.ok, s.runs, s.wall, exit, s.thr, p10, transfer, s.cpu, s.rss, thrRatio, cpuRatio)
 	}
 	var rs []float64
 	for _, d := range refs {
@@ -104,10 +115,10 @@ func (b *bench) downloadReport(c *content, cs []*contender, results []result, re
 	}
 	ref := median(rs)
 	if ref > 0 {
-		fmt.Fprintf(w, "| physical reference: cat from page cache | %d/%d | %.2f | %.2f | %.1f | - | - | %s | - |\n", len(refs), len(refs), ref, ref, float64(c.size)/(1<<20)/ref,
+		fmt.Fprintf(w, "| physical reference: cat from page cache | %d/%d | %.2f | %.2f | %.1f | - | - | - | - | %s | - |\n", len(refs), len(refs), ref, ref, float64(c.size)/(1<<20)/ref,
 			ratio(haveBase, float64(c.size)/(1<<20)/ref, base.thr))
 	}
-	fmt.Fprintf(w, "\nMedians over rounds. data s: start to the complete, correct data on disk (a watcher compares each 4 MiB block once it has no holes; it runs alongside every client); exit s: start to the client's own exit (the TUI is quit with q once the data is complete); MiB/s from data s. CPU and peak RSS are the client process's own (wait4 rusage; peak RSS counts file pages the client maps). Every run's data is compared byte for byte with the source afterwards.\n")
+	fmt.Fprintf(w, "\nMedians over rounds. data s: start to the complete, correct data on disk (a watcher compares each 4 MiB block once it has no holes; it runs alongside every client); exit s: start to the client's own exit (the TUI is quit with q once the data is complete); MiB/s from data s; to 10 %% s and 10→90 %% MiB/s: when 10 %% of the bytes were on disk and correct, and the rate from 10 %% to 90 %% (the transfer itself, without start-up and end game; as fine as the watcher's 50 ms polls of 4 MiB blocks). CPU and peak RSS are the client process's own (wait4 rusage; peak RSS counts file pages the client maps). Every run's data is compared byte for byte with the source afterwards.\n")
 	for _, s := range skipped {
 		fmt.Fprintf(w, "Skipped %s\n", s)
 	}
@@ -117,7 +128,7 @@ func (b *bench) downloadReport(c *content, cs []*contender, results []result, re
 			fmt.Fprintf(w, "round %d  %-12s FAILED: %s\n", r.round+1, r.name, oneLine(r.err.Error()))
 			continue
 		}
-		fmt.Fprintf(w, "round %d  %-12s data %7.2f s  exit %7.2f s %8.1f MiB/s  cpu %6.2f s  rss %5.0f MiB\n", r.round+1, r.name, r.wall.Seconds(), r.exit.Seconds(), mibps(c.size, r.wall), r.use.CPU(), float64(r.use.MaxRSSKB)/1024)
+		fmt.Fprintf(w, "round %d  %-12s data %7.2f s  exit %7.2f s %8.1f MiB/s  10→90 %% %7.1f MiB/s  cpu %6.2f s  rss %5.0f MiB\n", r.round+1, r.name, r.wall.Seconds(), r.exit.Seconds(), mibps(c.size, r.wall), r.transferRate(c.size), r.use.CPU(), float64(r.use.MaxRSSKB)/1024)
 	}
 	fmt.Fprintf(w, "```\n")
 
@@ -138,16 +149,23 @@ func (b *bench) downloadReport(c *content, cs []*contender, results []result, re
 		}
 		return fmt.Sprintf("; to exit %.2fx", base.exitThr/s.exitThr)
 	}
-	if s, ok := sums["anacrolix"]; ok && s.ok > 0 {
-		r := base.thr / s.thr
-		target("anacrolix", "headless throughput >= 0.95x anacrolix CLI", r >= 0.95, fmt.Sprintf("%.2fx%s", r, exitRatio(s)))
+	transferRatio := func(s summary) string {
+		if s.transfer == 0 || base.transfer == 0 {
+			return ""
+		}
+		return fmt.Sprintf("; 10→90 %% %.2fx", base.transfer/s.transfer)
 	}
-	for _, n := range []string{"aria2c", "transmission"} {
+	for _, n := range []string{"anacrolix", "aria2c", "transmission"} {
 		if s, ok := sums[n]; ok && s.ok > 0 {
 			r := base.thr / s.thr
-			target(n, "headless throughput >= 1.0x "+n, r >= 1.0, fmt.Sprintf("%.2fx%s", r, exitRatio(s)))
+			target(n, "headless throughput >= 1.0x "+n, r >= 1.0, fmt.Sprintf("%.2fx%s%s", r, exitRatio(s), transferRatio(s)))
 		}
 	}
+	if s, ok := sums["aria2c"]; ok && s.ok > 0 && s.cpu > 0 {
+		r := base.cpu / s.cpu
+		target("aria2c", "headless CPU <= 1.5x aria2c", r <= 1.5, fmt.Sprintf("%.2fx: %.2f s vs %.2f s", r, base.cpu, s.cpu))
+	}
+	target("headless", "headless peak RSS <= 100 MiB", base.rss <= 100, fmt.Sprintf("%.0f MiB", base.rss))
 	if s, ok := sums["tui"]; ok && s.ok > 0 {
 		r := s.cpu / base.cpu
 		target("tui", "TUI CPU <= 1.10x headless CPU", r <= 1.10, fmt.Sprintf("%.2fx: %.2f s vs %.2f s", r, s.cpu, base.cpu))

@@ -2,7 +2,8 @@
 // would pick instead, on one machine, over loopback:
 //
 //   - download: one torrent of random data (default 1 GiB, several files),
-//     seeded by N swarmscope seeders found through a local opentracker,
+//     seeded by N swarmscope or aria2c seeders (-seeders) found through a
+//     local opentracker,
 //     fetched in alternating order over several rounds by swarmscope
 //     headless, swarmscope with its TUI (under tmux at 160x48), anacrolix's
 //     own `torrent download`, aria2c and transmission-cli; plus the page
@@ -15,13 +16,13 @@
 // Run it from the repository root (testdata/bench/run.sh does the setup
 // and then this):
 //
-//	go run ./testdata/bench                     # everything, 1 GiB, 4 seeders, 3 rounds
-//	go run ./testdata/bench -size 64MiB -rounds 1
-//	go run ./testdata/bench -sections nat,view
-//	go run ./testdata/bench -smoke              # tiny version that CI runs
+//	go run ./engine/benchtest/cmd/bench                  # everything, 1 GiB, 4 swarmscope seeders, 3 rounds
+//	go run ./engine/benchtest/cmd/bench -seeders aria2c  # the same from aria2c seeders
+//	go run ./engine/benchtest/cmd/bench -size 64MiB -rounds 1
+//	go run ./engine/benchtest/cmd/bench -sections nat,view
+//	go run ./engine/benchtest/cmd/bench -smoke           # tiny version that CI runs
 //
-// Go ignores testdata/ for ./..., so this program is not part of the
-// module's packages; engine/benchtest runs its smoke version.
+// engine/benchtest's TestBenchSmoke runs the smoke version.
 package main
 
 import (
@@ -43,19 +44,24 @@ type options struct {
 	size       int64
 	files      int
 	pieceLen   int64
-	seeders    int
-	rounds     int
-	contenders []string
-	sections   map[string]bool
-	work       string
-	keep       bool
-	swarmscope string
-	anacrolix  string
-	timeout    time.Duration
-	natRuns    int
-	memPeers   int
-	benchtime  string
-	smoke      bool
+	seeders    int    // how many
+	seederKind string // swarmscope or aria2c
+	// leecherPort is the port every contender listens on, one after the
+	// other: the tracker then holds one stale entry at most, not one per
+	// run (random ports filled it and stalled later runs).
+	leecherPort int
+	rounds      int
+	contenders  []string
+	sections    map[string]bool
+	work        string
+	keep        bool
+	swarmscope  string
+	anacrolix   string
+	timeout     time.Duration
+	natRuns     int
+	memPeers    int
+	benchtime   string
+	smoke       bool
 	// strict turns a missing contender tool into a failure instead of a
 	// skipped row (SWARMSCOPE_LAB=1 in CI).
 	strict bool
@@ -111,7 +117,9 @@ func parseOptions(args []string, stderr io.Writer) (options, error) {
 	size := fs.String("size", "1GiB", "torrent `size` (B, KiB, MiB, GiB)")
 	piece := fs.String("piece", "auto", "piece `length` (auto: 1 MiB from 512 MiB up, else 256 KiB)")
 	fs.IntVar(&o.files, "files", 8, "number of files in the torrent")
-	fs.IntVar(&o.seeders, "seeders", 4, "swarmscope seeders on loopback")
+	fs.StringVar(&o.seederKind, "seeders", "swarmscope", "seeder `client`: swarmscope or aria2c (the same seeders serve every contender)")
+	fs.IntVar(&o.seeders, "seeder-count", 4, "`number` of seeders")
+	fs.IntVar(&o.leecherPort, "port", 51820, "the `port` every contender listens on (TCP and UDP), the same for all so the tracker does not fill with stale peers")
 	fs.IntVar(&o.rounds, "rounds", 3, "rounds; the contenders' order alternates between rounds")
 	contenders := fs.String("contenders", strings.Join(defaultContenders, ","), "contenders to run, `list` of "+strings.Join(allContenders, ",")+" (profile: the engine in-process under pprof)")
 	sections := fs.String("sections", "download,nat,view,mem", "what to measure, `list` of download,nat,view,mem")
@@ -128,7 +136,7 @@ func parseOptions(args []string, stderr io.Writer) (options, error) {
 	fs.StringVar(&o.skipped, "skipped", "", "internal: contenders the parent skipped, with reasons")
 	fs.BoolVar(&o.smoke, "smoke", false, "tiny run for CI: 4 MiB, 3 files, 2 seeders, 1 round, 2 nat runs, 50 peers, -benchtime 3x")
 	fs.Usage = func() {
-		fmt.Fprintf(fs.Output(), "Usage: go run ./testdata/bench [flags]\n\nSide-by-side benchmark of swarmscope and other BitTorrent clients on loopback.\n\nFlags:\n")
+		fmt.Fprintf(fs.Output(), "Usage: go run ./engine/benchtest/cmd/bench [flags]\n\nSide-by-side benchmark of swarmscope and other BitTorrent clients on loopback.\n\nFlags:\n")
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(args); err != nil {
@@ -147,7 +155,7 @@ func parseOptions(args []string, stderr io.Writer) (options, error) {
 		}
 		def("size", func() { *size = "4MiB" })
 		def("files", func() { o.files = 3 })
-		def("seeders", func() { o.seeders = 2 })
+		def("seeder-count", func() { o.seeders = 2 })
 		def("rounds", func() { o.rounds = 1 })
 		def("nat-runs", func() { o.natRuns = 2 })
 		def("mem-peers", func() { o.memPeers = 50 })
@@ -171,7 +179,11 @@ func parseOptions(args []string, stderr io.Writer) (options, error) {
 	case o.files < 1 || int64(o.files) > o.size:
 		return o, fmt.Errorf("-files %d: between 1 and the size in bytes", o.files)
 	case o.seeders < 1 || o.seeders > 88:
-		return o, fmt.Errorf("-seeders %d: between 1 and 88", o.seeders)
+		return o, fmt.Errorf("-seeder-count %d: between 1 and 88", o.seeders)
+	case o.seederKind != "swarmscope" && o.seederKind != "aria2c":
+		return o, fmt.Errorf("-seeders %q: swarmscope or aria2c", o.seederKind)
+	case o.leecherPort < 1 || o.leecherPort > 65535:
+		return o, fmt.Errorf("-port %d: between 1 and 65535", o.leecherPort)
 	case o.rounds < 1:
 		return o, fmt.Errorf("-rounds %d: at least 1", o.rounds)
 	case o.natRuns < 1:
@@ -246,11 +258,4 @@ func splitList(s string) []string {
 	return out
 }
 
-func contains(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
-}
+func contains[T comparable](list []T, x T) bool { return slices.Contains(list, x) }

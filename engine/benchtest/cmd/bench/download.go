@@ -24,8 +24,21 @@ type result struct {
 	round int
 	wall  time.Duration // start to complete data on disk
 	exit  time.Duration // start to the client's exit; 0 if we stop it
-	use   usage
-	err   error
+	// p10, p90: start to 10 % and to 90 % of the bytes on disk and
+	// correct (0: not watched, the profile contender).
+	p10, p90 time.Duration
+	use      usage
+	err      error
+}
+
+// transferRate is the rate between 10 % and 90 % of the bytes: the
+// transfer itself, without the start-up (aria2c spends seconds before its
+// first MiB) or the end game.
+func (r result) transferRate(size int64) float64 {
+	if r.p10 <= 0 || r.p90 <= r.p10 {
+		return 0
+	}
+	return float64(size) * 0.8 / (1 << 20) / (r.p90 - r.p10).Seconds()
 }
 
 // contender knows how to start one client on the benchmark torrent.
@@ -81,8 +94,8 @@ func (b *bench) download(ctx context.Context) error {
 		}
 		contenders = append(contenders, ct)
 	}
-	b.logf("starting %d seeders", b.opts.seeders)
-	seeders, err := b.startSeeders(ctx, c)
+	b.logf("starting %d %s seeders", b.opts.seeders, b.opts.seederKind)
+	seeders, err := b.startSeeders(ctx, c, src.InfoHash, port)
 	if err != nil {
 		return err
 	}
@@ -94,6 +107,7 @@ func (b *bench) download(ctx context.Context) error {
 
 	var results []result
 	var refs []time.Duration
+	var loads []string
 	// An interrupt or a dead seeder ends the rounds, but what was measured
 	// is still reported.
 	var stopErr error
@@ -104,7 +118,8 @@ rounds:
 		for i, ct := range order {
 			names[i] = ct.name
 		}
-		b.logf("round %d/%d: %s", round+1, b.opts.rounds, strings.Join(names, ", "))
+		b.logf("round %d/%d: %s (load average %s)", round+1, b.opts.rounds, strings.Join(names, ", "), loadAvg())
+		loads = append(loads, fmt.Sprintf("round %d: %s", round+1, loadAvg()))
 		ref, err := b.reference(c)
 		if err != nil {
 			stopErr = fmt.Errorf("reference copy: %w", err)
@@ -125,13 +140,14 @@ rounds:
 			if r.err != nil {
 				b.logf("  %-12s FAILED: %v", ct.name, r.err)
 			} else {
-				b.logf("  %-12s %6.2f s (exit %6.2f s)  %7.1f MiB/s  cpu %6.2f s  rss %5.0f MiB", ct.name, r.wall.Seconds(), r.exit.Seconds(),
-					mibps(c.size, r.wall), r.use.CPU(), float64(r.use.MaxRSSKB)/1024)
+				b.logf("  %-12s %6.2f s (exit %6.2f s)  %7.1f MiB/s  10→90 %% %7.1f MiB/s  cpu %6.2f s  rss %5.0f MiB", ct.name, r.wall.Seconds(), r.exit.Seconds(),
+					mibps(c.size, r.wall), r.transferRate(c.size), r.use.CPU(), float64(r.use.MaxRSSKB)/1024)
 			}
 			results = append(results, r)
 		}
 	}
-	b.downloadReport(c, contenders, results, refs, skipped)
+	loads = append(loads, "end: "+loadAvg())
+	b.downloadReport(c, contenders, results, refs, skipped, loads)
 	b.profileReport(ctx)
 	if stopErr != nil {
 		return stopErr
@@ -222,14 +238,18 @@ func (b *bench) runContender(ctx context.Context, ct *contender, c *content, rou
 	logPath := filepath.Join(b.work, "logs", fmt.Sprintf("%s-r%d.log", ct.name, round+1))
 	ctx, cancel := context.WithTimeout(ctx, b.opts.timeout)
 	defer cancel()
+	if err := b.waitLeecherPort(ctx); err != nil {
+		r.err = err
+		return r
+	}
 	switch {
 	case ct.inproc != nil:
 		r.wall, r.use, r.err = b.runInProcess(ctx, ct, dir, round)
 		r.exit = r.wall
 	case ct.tmux:
-		r.wall, r.use, r.err = b.runInTmux(ctx, argv, dir, c, logPath)
+		r.wall, r.use, r.err = b.runInTmux(ctx, argv, dir, c, logPath, &r)
 	default:
-		r.wall, r.exit, r.use, r.err = b.runDirect(ctx, ct, argv, dir, c, logPath)
+		r.wall, r.exit, r.use, r.err = b.runDirect(ctx, ct, argv, dir, c, logPath, &r)
 	}
 	if r.err != nil {
 		r.err = fmt.Errorf("%w (log %s)", r.err, logPath)
@@ -244,7 +264,7 @@ func (b *bench) runContender(ctx context.Context, ct *contender, c *content, rou
 // runDirect runs a client as our child; usage comes from wait4. The
 // watcher runs alongside every client, so each pays the same for it and
 // the time to complete data is known even for clients that exit late.
-func (b *bench) runDirect(ctx context.Context, ct *contender, argv []string, dir string, c *content, logPath string) (data, exit time.Duration, u usage, err error) {
+func (b *bench) runDirect(ctx context.Context, ct *contender, argv []string, dir string, c *content, logPath string, r *result) (data, exit time.Duration, u usage, err error) {
 	lf, err := os.Create(logPath)
 	if err != nil {
 		return 0, 0, usage{}, err
@@ -263,6 +283,7 @@ func (b *bench) runDirect(ctx context.Context, ct *contender, argv []string, dir
 	if err := cmd.Start(); err != nil {
 		return 0, 0, usage{}, err
 	}
+	defer func() { r.p10, r.p90 = w.phase(start) }()
 	exited := make(chan struct{})
 	var end time.Time
 	go func() { cmd.Wait(); end = time.Now(); close(exited) }()
@@ -316,7 +337,7 @@ func (b *bench) runDirect(ctx context.Context, ct *contender, argv []string, dir
 // runInTmux runs a client on a 160x48 terminal on a private tmux server,
 // under `bench wrap` for its usage, and quits it with q once the watcher
 // sees the content complete.
-func (b *bench) runInTmux(ctx context.Context, argv []string, dir string, c *content, logPath string) (time.Duration, usage, error) {
+func (b *bench) runInTmux(ctx context.Context, argv []string, dir string, c *content, logPath string, r *result) (time.Duration, usage, error) {
 	tmuxBin, err := b.lookTool("tmux")
 	if err != nil {
 		return 0, usage{}, err
@@ -365,6 +386,7 @@ func (b *bench) runInTmux(ctx context.Context, argv []string, dir string, c *con
 	}
 	defer w.close()
 	done, err := w.wait(ctx, exited)
+	r.p10, r.p90 = w.phase(start)
 	if err != nil {
 		screen, _ := tmux("capture-pane", "-p", "-t", "tui").Output()
 		return 0, usage{}, fmt.Errorf("%w; screen:\n%s", err, screen)
@@ -394,6 +416,33 @@ func shellQuote(args ...string) string {
 	return strings.Join(q, " ")
 }
 
+// waitLeecherPort waits until the contenders' fixed port is free again
+// (the previous contender has exited; a lingering socket gets a moment).
+func (b *bench) waitLeecherPort(ctx context.Context) error {
+	deadline := time.Now().Add(30 * time.Second)
+	for !portFree(b.ip, b.opts.leecherPort) {
+		if time.Now().After(deadline) || ctx.Err() != nil {
+			return fmt.Errorf("port %d on %s is still in use (-port picks another)", b.opts.leecherPort, b.ip)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	return nil
+}
+
+// loadAvg is the machine's 1, 5 and 15 minute load average: the benchmark
+// shares the CPUs with whatever else runs.
+func loadAvg() string {
+	raw, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return "unknown"
+	}
+	f := strings.Fields(string(raw))
+	if len(f) < 3 {
+		return "unknown"
+	}
+	return strings.Join(f[:3], " ")
+}
+
 // contender builds the command line of one client. Every client is kept on
 // loopback: no DHT, no local peer discovery, no UPnP/NAT-PMP, listening on
 // b.ip, peers only from the local tracker.
@@ -402,7 +451,7 @@ func (b *bench) contender(ctx context.Context, name string, c *content) (*conten
 	switch name {
 	case "headless":
 		return &contender{name: name, label: "swarmscope headless", exits: true, argv: func(dir string) ([]string, error) {
-			return []string{ss, "--headless", "--json", "--no-upnp", "--no-dht", "--port", "0", "--bind", b.ip, "--dir", dir, c.torrent}, nil
+			return []string{ss, "--headless", "--json", "--no-upnp", "--no-dht", "--port", strconv.Itoa(b.opts.leecherPort), "--bind", b.ip, "--dir", dir, c.torrent}, nil
 		}}, nil
 	case "tui":
 		if _, err := b.lookTool("tmux"); err != nil {
@@ -410,7 +459,7 @@ func (b *bench) contender(ctx context.Context, name string, c *content) (*conten
 		}
 		// --stun "": the NAT pane must not query public servers.
 		return &contender{name: name, label: "swarmscope TUI (tmux 160x48)", tmux: true, argv: func(dir string) ([]string, error) {
-			return []string{ss, "--no-upnp", "--no-dht", "--stun", "", "--port", "0", "--bind", b.ip, "--dir", dir, c.torrent}, nil
+			return []string{ss, "--no-upnp", "--no-dht", "--stun", "", "--port", strconv.Itoa(b.opts.leecherPort), "--bind", b.ip, "--dir", dir, c.torrent}, nil
 		}}, nil
 	case "profile":
 		return &contender{name: name, label: "engine in-process, CPU-profiled", inproc: func(ctx context.Context, dir string) error {
@@ -423,7 +472,7 @@ func (b *bench) contender(ctx context.Context, name string, c *content) (*conten
 		}
 		// It stores data in its working directory.
 		return &contender{name: name, label: "anacrolix torrent " + anacrolixVersion, exits: true, argv: func(dir string) ([]string, error) {
-			return []string{bin, "download", "--addr", net.JoinHostPort(b.ip, "0"), "--no-dht", "--no-port-forward", "--no-ipv6",
+			return []string{bin, "download", "--addr", net.JoinHostPort(b.ip, strconv.Itoa(b.opts.leecherPort)), "--no-dht", "--no-port-forward", "--no-ipv6",
 				"--no-webtorrent", "--no-progress", "--quiet", c.torrent}, nil
 		}}, nil
 	case "aria2c":
@@ -432,10 +481,7 @@ func (b *bench) contender(ctx context.Context, name string, c *content) (*conten
 			return nil, err
 		}
 		return &contender{name: name, label: "aria2c " + toolVersion(bin, "--version"), exits: true, argv: func(dir string) ([]string, error) {
-			port, err := freePort(b.ip)
-			if err != nil {
-				return nil, err
-			}
+			port := b.opts.leecherPort
 			return []string{bin, "--no-conf", "--dir", dir, "--seed-time=0", "--enable-dht=false", "--enable-dht6=false",
 				"--bt-enable-lpd=false", "--disable-ipv6=true", "--interface=" + b.ip, "--listen-port=" + strconv.Itoa(port),
 				"--file-allocation=falloc", "--summary-interval=0", "--console-log-level=warn", "--download-result=hide",
@@ -450,10 +496,7 @@ func (b *bench) contender(ctx context.Context, name string, c *content) (*conten
 			return nil, errors.New("transmission-cli ignores peers on 127.0.0.0/8 (martian addresses to it); run as root so the download runs in a private network namespace")
 		}
 		return &contender{name: name, label: "transmission-cli " + toolVersion(bin, "--version"), exits: true, argv: func(dir string) ([]string, error) {
-			port, err := freePort(b.ip)
-			if err != nil {
-				return nil, err
-			}
+			port := b.opts.leecherPort
 			cfg := filepath.Join(dir, ".transmission")
 			if err := writeTransmissionSettings(cfg, b.ip, port); err != nil {
 				return nil, err
