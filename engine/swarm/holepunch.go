@@ -72,12 +72,21 @@ type HolepunchSkips struct {
 	PunchOnly int `json:"punch_only"` // a rendezvous target: retried by rendezvous only
 }
 
+// DurationBucketsMs are the upper bounds of DurationStats.Buckets, from
+// loopback punches (milliseconds) to the 30 s holepunch window; a
+// Prometheus histogram is made from them.
+var DurationBucketsMs = [...]float64{10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000, 30000}
+
 // DurationStats summarises a set of durations in milliseconds.
 type DurationStats struct {
 	Count   int     `json:"count"`
 	TotalMs float64 `json:"total_ms"`
 	MinMs   float64 `json:"min_ms"`
 	MaxMs   float64 `json:"max_ms"`
+	// Buckets[i] counts durations of at most DurationBucketsMs[i] and
+	// more than the bound before it (not cumulative); longer ones are
+	// only in Count.
+	Buckets [len(DurationBucketsMs)]int `json:"buckets"`
 }
 
 // Add records one duration in milliseconds.
@@ -90,6 +99,12 @@ func (d *DurationStats) Add(ms float64) {
 	}
 	d.Count++
 	d.TotalMs += ms
+	for i, le := range DurationBucketsMs {
+		if ms <= le {
+			d.Buckets[i]++
+			break
+		}
+	}
 }
 
 // MeanMs is the mean duration, 0 when there is none.
@@ -110,6 +125,9 @@ func (d *DurationStats) merge(o DurationStats) {
 	d.MaxMs = max(d.MaxMs, o.MaxMs)
 	d.Count += o.Count
 	d.TotalMs += o.TotalMs
+	for i, n := range o.Buckets {
+		d.Buckets[i] += n
+	}
 }
 
 // Merge adds o's counts to f.

@@ -18,6 +18,7 @@ import (
 	"github.com/swarmscope/swarmscope/engine/demo"
 	"github.com/swarmscope/swarmscope/engine/swarm"
 	"github.com/swarmscope/swarmscope/nat"
+	"github.com/swarmscope/swarmscope/ui/metrics"
 	"github.com/swarmscope/swarmscope/ui/tui"
 )
 
@@ -88,6 +89,7 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		asJSON   = fs.Bool("json", false, "headless (or --matrix) output as JSON")
 		matrix   = fs.Bool("matrix", false, "measure which connections form between each pair of NAT types and compare with theory")
 		verbose  = fs.Bool("verbose", false, "headless: also print the BitTorrent clients' warnings")
+		metricsF = fs.String("metrics", "", metricsUsage+"; exports \"you\"")
 	)
 	fs.Usage = func() {
 		fmt.Fprint(fs.Output(), demoUsage)
@@ -126,6 +128,16 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "swarmscope demo: --size %v\n", err)
 		return ExitUsage
 	}
+	if *metricsF != "" {
+		err := metrics.CheckAddr(*metricsF)
+		if err == nil && *matrix {
+			err = errors.New("--matrix has no \"you\" to export")
+		}
+		if err != nil {
+			fmt.Fprintf(stderr, "swarmscope demo: --metrics %q: %v\n", *metricsF, err)
+			return ExitUsage
+		}
+	}
 	if *seed == 0 {
 		*seed = uint64(time.Now().UnixNano()%1_000_000) + 1
 	}
@@ -136,6 +148,11 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return runMatrix(ctx, *seed, *asJSON, stdout, stderr)
 	}
 
+	mx, err := openMetrics(ctx, *metricsF)
+	if err != nil {
+		fmt.Fprintf(stderr, "swarmscope demo: %v\n", oneLine(err.Error()))
+		return ExitFailure
+	}
 	interactive := !*headless && !*asJSON && isTerminal(stdout)
 	opts := demo.Options{
 		Nodes: demo.Default(youNAT, withUPnP, *peers),
@@ -156,7 +173,7 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		}
 	}
 	if interactive {
-		return runDemoTUI(ctx, opts, fmt.Sprintf("swarmscope demo — you behind %s, UPnP %s, seed %d (simulated internet)",
+		return runDemoTUI(ctx, opts, mx, fmt.Sprintf("swarmscope demo — you behind %s, UPnP %s, seed %d (simulated internet)",
 			youNAT, onOff(withUPnP), *seed), stderr)
 	}
 	s, err := demo.Start(ctx, opts)
@@ -165,10 +182,13 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return ExitFailure
 	}
 	defer s.Close()
+	mx.follow(s.You.Engine)
+	mx.demoMapper(s)
+	mx.announce(stderr)
 
 	// The same diagnosis the NAT pane shows, as an event in the stream.
 	go func() {
-		r, err := s.CheckNAT(ctx)
+		r, err := mx.natCheck(s.CheckNAT)(ctx)
 		msg := "STUN: "
 		if err != nil {
 			msg += err.Error()
@@ -177,7 +197,7 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		}
 		s.You.Engine.Publish(swarm.Event{Kind: swarm.EventNAT, Message: msg})
 	}()
-	code := runHeadless(ctx, s.You.Engine, headlessOptions{Out: stdout, Err: stderr, JSON: *asJSON})
+	code := runHeadless(ctx, mx.source(s.You.Engine), headlessOptions{Out: stdout, Err: stderr, JSON: *asJSON})
 	if code != ExitOK {
 		return code
 	}
@@ -236,7 +256,7 @@ const demoEventKind swarm.EventKind = "demo"
 // runDemoTUI opens the TUI at once and builds the simulated internet behind
 // it: the world's progress appears as events, and "you"'s snapshots and
 // events flow in as soon as "you" is up.
-func runDemoTUI(ctx context.Context, opts demo.Options, title string, stderr io.Writer) int {
+func runDemoTUI(ctx context.Context, opts demo.Options, mx *metricsRun, title string, stderr io.Writer) int {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	snaps := make(chan swarm.Snapshot, 1)
@@ -262,7 +282,12 @@ func runDemoTUI(ctx context.Context, opts demo.Options, title string, stderr io.
 		}
 		back.s = s
 		close(back.ready)
-		forward(ctx, s.You.Engine, snaps, emit)
+		mx.follow(s.You.Engine)
+		mx.demoMapper(s)
+		forward(ctx, s.You.Engine, snaps, func(ev swarm.Event) {
+			mx.x.Observe(ev)
+			emit(ev)
+		})
 	}()
 	err := tui.Run(ctx, tui.Options{
 		Title:       title,
@@ -273,7 +298,7 @@ func runDemoTUI(ctx context.Context, opts demo.Options, title string, stderr io.
 		NAT: func(ctx context.Context) (nat.Report, error) {
 			select {
 			case <-back.ready:
-				return back.s.CheckNAT(ctx)
+				return mx.natCheck(back.s.CheckNAT)(ctx)
 			case <-ctx.Done():
 				return nat.Report{}, ctx.Err()
 			}

@@ -18,6 +18,7 @@ import (
 	"github.com/swarmscope/swarmscope/engine/swarm"
 	"github.com/swarmscope/swarmscope/nat"
 	"github.com/swarmscope/swarmscope/nat/upnp"
+	"github.com/swarmscope/swarmscope/ui/metrics"
 	"github.com/swarmscope/swarmscope/ui/tui"
 )
 
@@ -37,6 +38,7 @@ type downloadFlags struct {
 	downloadLimit int64
 	peers         string
 	verify        bool
+	metrics       string
 }
 
 func downloadFlagSet(stderr io.Writer) (*flag.FlagSet, *downloadFlags) {
@@ -57,6 +59,7 @@ func downloadFlagSet(stderr io.Writer) (*flag.FlagSet, *downloadFlags) {
 	fs.Int64Var(&f.uploadLimit, "upload-limit", 0, "upload limit in `bytes/s` (0 = none)")
 	fs.Int64Var(&f.downloadLimit, "download-limit", 0, "download limit in `bytes/s` (0 = none)")
 	fs.BoolVar(&f.verify, "verify", false, "re-hash all data already on disk before trusting it (finds changed files whose size and time are unchanged)")
+	fs.StringVar(&f.metrics, "metrics", "", metricsUsage)
 	fs.StringVar(&f.peers, "peer", "", "peer addresses to connect to, `host:port,...` (added to every torrent)")
 	fs.Usage = func() {
 		fmt.Fprint(fs.Output(), topUsage)
@@ -106,6 +109,11 @@ func runDownload(ctx context.Context, args []string, stdout, stderr io.Writer) i
 		fmt.Fprintf(stderr, "swarmscope: --dir: %v\n", err)
 		return ExitUsage
 	}
+	mx, err := openMetrics(ctx, f.metrics)
+	if err != nil {
+		fmt.Fprintf(stderr, "swarmscope: %v\n", oneLine(err.Error()))
+		return ExitFailure
+	}
 
 	e, err := engine.New(ctx, engine.Config{
 		DataDir: f.dir, ListenHost: f.bind, ListenPort: f.port, MaxConns: f.maxConns,
@@ -116,7 +124,8 @@ func runDownload(ctx context.Context, args []string, stdout, stderr io.Writer) i
 		fmt.Fprintf(stderr, "swarmscope: %v\n", oneLine(err.Error()))
 		return ExitFailure
 	}
-	mapper := startUPnP(ctx, f, e)
+	mx.follow(e)
+	mapper := startUPnP(ctx, f, e, mx.x)
 	defer func() {
 		// Mappings go first: they outlive us on the router otherwise.
 		if mapper != nil {
@@ -145,10 +154,11 @@ func runDownload(ctx context.Context, args []string, stdout, stderr io.Writer) i
 	}
 
 	if f.headless || f.json || !isTerminal(stdout) {
-		return runHeadless(ctx, e, headlessOptions{Out: stdout, Err: stderr, JSON: f.json, Seed: f.seed})
+		mx.announce(stderr)
+		return runHeadless(ctx, mx.source(e), headlessOptions{Out: stdout, Err: stderr, JSON: f.json, Seed: f.seed})
 	}
 	servers := splitList(f.stun)
-	natCheck := func(ctx context.Context) (nat.Report, error) {
+	natCheck := mx.natCheck(func(ctx context.Context) (nat.Report, error) {
 		if len(servers) == 0 {
 			return nat.Report{}, errors.New("no STUN servers configured (--stun)")
 		}
@@ -157,13 +167,13 @@ func runDownload(ctx context.Context, args []string, stdout, stderr io.Writer) i
 			e.SetNATType(string(r.NATType))
 		}
 		return r, err
-	}
+	})
 	err = tui.Run(tuiContext(ctx), tui.Options{
 		Title:       fmt.Sprintf("swarmscope %s — %d torrent(s), listening on %s", version(), len(sources), e.ListenAddr()),
 		Backend:     e,
 		CheckSource: checkSource,
 		Snapshots:   e.Snapshots(),
-		Events:      e.Events(),
+		Events:      mx.events(e.Events()),
 		NAT:         natCheck,
 	})
 	if err != nil && ctx.Err() == nil {
@@ -226,6 +236,11 @@ func (f *downloadFlags) validate() error {
 	case f.downloadLimit < 0:
 		return fmt.Errorf("--download-limit %d is negative (0 = unlimited)", f.downloadLimit)
 	}
+	if f.metrics != "" {
+		if err := metrics.CheckAddr(f.metrics); err != nil {
+			return fmt.Errorf("--metrics %q: %v", f.metrics, err)
+		}
+	}
 	if f.bind != "" {
 		if err := checkBind(f.bind); err != nil {
 			return fmt.Errorf("--bind %q: %v", f.bind, err)
@@ -274,7 +289,7 @@ func parsePeer(s string) (netip.AddrPort, error) {
 
 // startUPnP maps the listen port in the background; the engine labels
 // inbound connections `upnp` while the mapping is active.
-func startUPnP(ctx context.Context, f *downloadFlags, e *engine.Engine) *upnp.Mapper {
+func startUPnP(ctx context.Context, f *downloadFlags, e *engine.Engine, x *metrics.Exporter) *upnp.Mapper {
 	if f.noUPnP {
 		return nil
 	}
@@ -286,10 +301,12 @@ func startUPnP(ctx context.Context, f *downloadFlags, e *engine.Engine) *upnp.Ma
 		Source: src,
 		Port:   e.ListenPort(),
 		OnEvent: func(ev upnp.Event) {
+			x.UPnPEvent(ev)
 			e.Publish(swarm.Event{Time: ev.Time, Kind: swarm.EventNAT, Message: "UPnP " + string(ev.Kind) + ": " + ev.Message})
 		},
 	})
 	e.SetUPnP(m)
+	x.AddPortMapper(metrics.UPnP(m, []string{"tcp", "udp"}, true))
 	go func() {
 		// Failure is reported as an event; the download goes on without.
 		_ = m.Start(ctx)
