@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/swarmscope/swarmscope/engine/maketorrent"
+	"github.com/swarmscope/swarmscope/engine/swarm"
 )
 
 func TestMetricsFlagErrors(t *testing.T) {
@@ -149,7 +150,9 @@ func TestPrometheusScrapesHeadlessDownload(t *testing.T) {
 		`swarmscope_torrent_state{job="swarmscope",state="seeding"}`:                             1,
 		`sum(swarmscope_path_bytes_total{job="swarmscope",direction="down",origin!="outbound"})`: 0,
 		`up{job="swarmscope"}`: 1,
-		`count(swarmscope_path_bytes_total{job="swarmscope",direction="down"})`:                            4,
+		// The README's share-of-a-path query.
+		`swarmscope_path_bytes_total{job="swarmscope",origin="outbound",direction="down"} / ignoring(origin) sum without(origin) (swarmscope_path_bytes_total{job="swarmscope",direction="down"})`: 1,
+		`count(swarmscope_path_bytes_total{job="swarmscope",direction="down"})`:                            float64(swarm.NumOrigins),
 		`swarmscope_torrent_bytes_total{job="swarmscope",direction="down",infohash="` + mt.InfoHash + `"}`: float64(mt.Size),
 	} {
 		// Scrapes after completion keep these values; poll briefly in
