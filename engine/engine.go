@@ -108,6 +108,7 @@ type Engine struct {
 	nextID   uint64
 	natHint  string    // our NAT type as nat/ measured it, to explain failures
 	bans     *banWatch // engine/watchdog.go
+	punch    *punchBook // engine/punchbook.go: holepunch rules and funnel
 }
 
 type torrentState struct {
@@ -142,6 +143,8 @@ type connectRecord struct {
 	at       time.Time
 	relay    string
 	ih       string
+	target   netip.AddrPort // the address the Connect named
+	dialed   bool           // we dialed it because of the Connect
 	resolved bool
 }
 
@@ -166,6 +169,7 @@ func New(ctx context.Context, cfg Config) (*Engine, error) {
 		torrents: map[string]*torrentState{},
 		peers:    map[*torrent.PeerConn]*peerState{},
 		connects: map[netip.AddrPort]*connectRecord{},
+		punch:    newPunchBook(),
 	}
 	for i, o := range swarm.AllOrigins() {
 		e.paths[i].origin = o
@@ -251,7 +255,7 @@ func New(ctx context.Context, cfg Config) (*Engine, error) {
 	}
 	e.cl = cl
 	if osSockets {
-		addDialers(cl)
+		addDialers(cl, e)
 	}
 	if cfg.PacketConn != nil {
 		s, err := utp.NewSocketFromPacketConn(cfg.PacketConn)
@@ -261,11 +265,13 @@ func New(ctx context.Context, cfg Config) (*Engine, error) {
 			return nil, fmt.Errorf("engine: uTP on the given socket: %w", err)
 		}
 		e.utpSock = s
-		cl.AddDialer(utpDialer{s})
+		cl.AddDialer(gatedDialer{utpDialer{s}, e})
 		cl.AddListener(s)
 	}
+	e.noteLocalAddrs()
 	go e.run()
 	go e.watchdog()
+	go e.punchLoop() // engine/punchplan.go
 	return e, nil
 }
 
@@ -324,8 +330,9 @@ const DefaultMaxRequestDataPerConn = 1024 * 16 << 10
 const UTPHeadStart = 250 * time.Millisecond
 
 // addDialers gives the client its listen sockets as dialers (as anacrolix
-// does with DialForPeerConns), with uTP's dials delayed by UTPHeadStart.
-func addDialers(cl *torrent.Client) {
+// does with DialForPeerConns), with uTP's dials delayed by UTPHeadStart,
+// each behind the dial gate (engine/punchgate.go).
+func addDialers(cl *torrent.Client, e *Engine) {
 	for _, l := range cl.Listeners() {
 		d, ok := l.(torrent.Dialer)
 		if !ok {
@@ -334,7 +341,7 @@ func addDialers(cl *torrent.Client) {
 		if transportOf(d.DialerNetwork()) == swarm.TransportUTP {
 			d = delayedDialer{d, UTPHeadStart}
 		}
-		cl.AddDialer(d)
+		cl.AddDialer(gatedDialer{d, e})
 	}
 }
 
@@ -734,23 +741,22 @@ const rendezvousLogText = "sent ut_holepunch rendezvous message to "
 
 // parseRendezvousLog reads the torrent's log line "<infohash>: sent
 // ut_holepunch rendezvous message to <conn> for <addr>".
-func parseRendezvousLog(text string) (infohash, target string, ok bool) {
+func parseRendezvousLog(text string) (infohash, conn, target string, ok bool) {
 	i := strings.Index(text, rendezvousLogText)
 	j := strings.LastIndex(text, " for ")
 	if i < 0 || j < i {
-		return "", "", false
+		return "", "", "", false
 	}
 	if k := strings.Index(text[:i], ": "); k == 40 {
 		infohash = text[:k]
 	}
-	return infohash, text[j+len(" for "):], true
+	return infohash, text[i+len(rendezvousLogText) : j], text[j+len(" for "):], true
 }
 
 func (h logHandler) Handle(r alog.Record) {
 	if r.Level == alog.Debug {
-		if ih, target, ok := parseRendezvousLog(r.Text()); ok {
-			h.e.emit(swarm.Event{Kind: swarm.EventHolepunchRendezvous, InfoHash: ih, Peer: target,
-				Message: "direct dial failed; asked a relay to introduce us to " + target})
+		if ih, relay, target, ok := parseRendezvousLog(r.Text()); ok {
+			h.e.onRendezvousLog(ih, relay, target) // engine/punchplan.go
 		}
 		return
 	}

@@ -104,7 +104,7 @@ func TestPathHistoryRing(t *testing.T) {
 func TestRendezvousLogThroughTorrentLogger(t *testing.T) {
 	// Build the logger chain the way anacrolix builds a torrent's logger, so
 	// a change in its wording or prefixes fails here, not silently in a demo.
-	e := &Engine{events: make(chan swarm.Event, 4)}
+	e := &Engine{events: make(chan swarm.Event, 4), punch: newPunchBook()}
 	l := e.newLogger(nil)
 	ih := "0123456789abcdef0123456789abcdef01234567"
 	tl := l.WithValues("client").WithDefaultLevel(alog.Debug).WithNames(ih).WithContextText(ih)

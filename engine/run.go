@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"github.com/anacrolix/torrent"
-	utHolepunch "github.com/anacrolix/torrent/peer_protocol/ut-holepunch"
 	"github.com/swarmscope/swarmscope/engine/swarm"
 )
 
@@ -21,6 +20,7 @@ func (e *Engine) installCallbacks(tc *torrent.ClientConfig) {
 	cb.PeerConnClosed = e.onPeerConnClosed
 	cb.PeerConnReadExtensionMessage = append(cb.PeerConnReadExtensionMessage, e.onExtensionMessage)
 	cb.StatusUpdated = append(cb.StatusUpdated, e.onStatus)
+	e.installPunch(tc)     // engine/punchplan.go: listen ports, extensions, PEX
 	capReqq(tc)            // engine/watchdog.go: Transmission's reqq stall
 	e.installMetaGuard(tc) // engine/metaguard.go: metadata bombs from peers
 	e.installBanWatch(tc)  // engine/watchdog.go: say whom an IP ban dropped
@@ -55,17 +55,20 @@ func (e *Engine) onPeerConnAdded(pc *torrent.PeerConn) {
 		since:     now,
 	}
 	e.peers[pc] = ps
+	e.punchConnAddedLocked(pc, ps, remote) // engine/punchplan.go
 	var resolved *connectRecord
+	var how string
 	if rec := e.connectRecordLocked(remote); rec != nil && origin == swarm.OriginHolepunched && !rec.resolved {
 		rec.resolved = true
 		resolved = rec
+		how = e.punchSucceededLocked(rec, ps, remote, now)
 	}
 	e.mu.Unlock()
 	e.emit(swarm.Event{Time: now, Kind: swarm.EventPeerConnected, InfoHash: ih, Peer: ps.addr, Origin: origin,
 		Message: fmt.Sprintf("%s %s peer %s connected (%s)", origin, ps.transport, ps.addr, ps.discovery)})
 	if resolved != nil {
 		e.emit(swarm.Event{Time: now, Kind: swarm.EventHolepunchSucceeded, InfoHash: ih, Peer: ps.addr, Origin: origin, Via: resolved.relay,
-			Message: fmt.Sprintf("holepunch to %s via %s succeeded in %s", ps.addr, resolved.relay, now.Sub(resolved.at).Round(time.Millisecond))})
+			Message: fmt.Sprintf("holepunch to %s via %s succeeded in %s%s", ps.addr, resolved.relay, now.Sub(resolved.at).Round(time.Millisecond), how)})
 	}
 }
 
@@ -112,51 +115,12 @@ func (e *Engine) onPeerConnClosed(pc *torrent.PeerConn) {
 	ps := e.peers[pc]
 	if ps != nil {
 		e.closing = append(e.closing, pc)
+		e.punch.connClosed(ps.id)
 	}
 	e.mu.Unlock()
 	if ps != nil {
 		e.emit(swarm.Event{Kind: swarm.EventPeerDisconnected, InfoHash: ps.ih, Peer: ps.addr, Origin: ps.origin,
 			Message: fmt.Sprintf("%s peer %s disconnected after %s", ps.origin, ps.addr, time.Since(ps.since).Round(time.Second))})
-	}
-}
-
-func (e *Engine) onExtensionMessage(ev torrent.PeerConnReadExtensionMessageEvent) {
-	pc := ev.PeerConn
-	m := pc.LocalLtepProtocolMap
-	n := int(ev.ExtensionNumber)
-	if m == nil || n < 1 || n > len(m.Index) || m.Index[n-1] != utHolepunch.ExtensionName {
-		return
-	}
-	var msg utHolepunch.Msg
-	if err := msg.UnmarshalBinary(ev.Payload); err != nil {
-		return // anacrolix reports the protocol error itself
-	}
-	from := pc.RemoteAddr.String()
-	ih := ""
-	if t := pc.Torrent(); t != nil {
-		ih = t.InfoHash().HexString()
-	}
-	target := netip.AddrPortFrom(msg.AddrPort.Addr().Unmap(), msg.AddrPort.Port())
-	switch msg.MsgType {
-	case utHolepunch.Rendezvous:
-		e.emit(swarm.Event{Kind: swarm.EventHolepunchRelayed, InfoHash: ih, Peer: target.String(), Via: from,
-			Message: fmt.Sprintf("relaying: %s asked us to introduce it to %s", from, target)})
-	case utHolepunch.Connect:
-		now := time.Now()
-		e.mu.Lock()
-		rec := &connectRecord{at: now, relay: from, ih: ih}
-		e.connects[target] = rec
-		early := e.relabelEarlyPunchLocked(target, rec, now)
-		e.mu.Unlock()
-		e.emit(swarm.Event{Time: now, Kind: swarm.EventHolepunchConnect, InfoHash: ih, Peer: target.String(), Via: from,
-			Message: fmt.Sprintf("relay %s says connect to %s: punching", from, target)})
-		if early != nil {
-			e.emit(swarm.Event{Time: now, Kind: swarm.EventHolepunchSucceeded, InfoHash: ih, Peer: early.addr, Origin: swarm.OriginHolepunched, Via: from,
-				Message: fmt.Sprintf("holepunch to %s via %s succeeded: its dial arrived before the relay's Connect did", early.addr, from)})
-		}
-	case utHolepunch.Error:
-		e.emit(swarm.Event{Kind: swarm.EventHolepunchError, InfoHash: ih, Peer: target.String(), Via: from,
-			Message: fmt.Sprintf("relay %s cannot introduce us to %s: %v", from, target, msg.ErrCode)})
 	}
 }
 
@@ -315,6 +279,7 @@ func (e *Engine) sample(now time.Time) {
 				continue // closed between reads, or not yet added
 			}
 			ps.down, ps.up = p.down, p.up
+			e.punchGaveDataLocked(ps) // engine/punchplan.go
 			ps.rate.add(now, p.down, p.up)
 			down, up := ps.rate.rates()
 			prog := 0.0
@@ -384,16 +349,16 @@ func (e *Engine) sample(now time.Time) {
 		if now.Sub(rec.at) <= HolepunchWindow {
 			continue
 		}
-		if !rec.resolved {
-			failedPunches = append(failedPunches, swarm.Event{Time: now, Kind: swarm.EventHolepunchFailed, InfoHash: rec.ih, Peer: addr.String(), Via: rec.relay,
-				Message: fmt.Sprintf("holepunch to %s via %s failed: no connection within %s; %s", addr, rec.relay, HolepunchWindow, punchFailureReason(e.natHint))})
+		if ev, failed := e.punchWindowEndedLocked(addr, rec, now); failed { // engine/punchplan.go
+			failedPunches = append(failedPunches, ev)
 		}
 		delete(e.connects, addr)
 	}
+	e.punchSnapshotLocked(&snap)
 	e.mu.Unlock()
 
 	for _, ev := range failedPunches {
-		e.emit(ev)
+		e.emitRepeat(ev)
 	}
 	for _, ti := range completedNow {
 		e.emit(swarm.Event{Time: now, Kind: swarm.EventTorrentCompleted, InfoHash: ti.InfoHash, Message: fmt.Sprintf("%s complete: %s verified", ti.Name, FormatBytes(ti.Size))})
@@ -404,18 +369,6 @@ func (e *Engine) sample(now time.Time) {
 	default:
 	}
 	e.snaps <- snap
-}
-
-// punchFailureReason explains a failed holepunch from what we know of our
-// own NAT; the other side's NAT is not visible from here.
-func punchFailureReason(natType string) string {
-	switch natType {
-	case "symmetric":
-		return "our NAT is symmetric: it gives each destination a new port, so the port the relay saw is not the one the peer must hit"
-	case "":
-		return "a NAT on the path dropped the packets (a symmetric NAT on either side defeats holepunching)"
-	}
-	return "our NAT (" + natType + ") keeps one mapping per socket, so the peer's NAT likely dropped the packets (a symmetric NAT defeats holepunching)"
 }
 
 func filesIf(ok bool, t *torrent.Torrent) []*torrent.File {
