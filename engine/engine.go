@@ -106,8 +106,8 @@ type Engine struct {
 	connects map[netip.AddrPort]*connectRecord
 	paths    [swarm.NumOrigins]pathState
 	nextID   uint64
-	natHint  string    // our NAT type as nat/ measured it, to explain failures
-	bans     *banWatch // engine/watchdog.go
+	natHint  string     // our NAT type as nat/ measured it, to explain failures
+	bans     *banWatch  // engine/watchdog.go
 	punch    *punchBook // engine/punchbook.go: holepunch rules and funnel
 }
 

@@ -104,8 +104,8 @@ type punchBook struct {
 	ownIPs   map[netip.Addr]string // our addresses → where we learned them
 	ownPorts map[uint16]string
 	ownPairs map[netip.AddrPort]string
-	conns    map[string]*liveConn         // by peerState.id
-	peerIDs  map[netip.AddrPort]string    // address → peer id, from connections
+	conns    map[string]*liveConn          // by peerState.id
+	peerIDs  map[netip.AddrPort]string     // address → peer id, from connections
 	dials    map[netip.AddrPort]*dialBurst // direct dials in flight
 	targets  map[netip.AddrPort]*punchTarget
 	funnels  map[string]*swarm.HolepunchFunnel // by infohash
