@@ -607,6 +607,7 @@ func (s *Swarm) startUPnP(n *Node) error {
 		s.logf("%s: UPnP mapping failed: %v", n.Name(), err)
 	} else {
 		s.logf("%s: UPnP mapped %s:%d -> %s", n.Name(), n.Router.PublicIP(), n.Port, n.Addr())
+		e.NoteOwnAddr(netip.AddrPortFrom(n.Router.PublicIP(), uint16(n.Port)), "UPnP external address")
 	}
 	return nil
 }
@@ -810,6 +811,9 @@ func (s *Swarm) CheckNAT(ctx context.Context) (nat.Report, error) {
 	r, err := nat.Check(ctx, opts)
 	if err == nil {
 		s.You.Engine.SetNATType(string(r.NATType))
+		if a, perr := netip.ParseAddrPort(r.PublicAddr); perr == nil {
+			s.You.Engine.NoteOwnAddr(a, "STUN")
+		}
 	}
 	return r, err
 }

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -30,6 +31,11 @@ func startHeadless(t *testing.T, h *nslab.Host, dir string, port int, source str
 	// No DHT: the lab's tracker is the only way to find peers, and the
 	// DHT's bootstrap nodes are outside the lab.
 	args := []string{"--headless", "--json", "--no-dht", "--dir", dir, "--port", strconv.Itoa(port)}
+	// Headless measures the NAT with STUN: only lab STUN servers, never
+	// the default public ones, unless the test names its own.
+	if !slices.Contains(extra, "--stun") {
+		args = append(args, "--stun", "")
+	}
 	args = append(args, extra...)
 	args = append(args, source)
 	p := h.StartWith(nslab.StartOptions{SeparateStdout: true}, binary, args...)

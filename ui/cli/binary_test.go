@@ -202,7 +202,7 @@ func TestResumeAfterSIGKILL(t *testing.T) {
 		t.Fatal(err)
 	}
 	peer := fmt.Sprintf("127.0.0.1:%d", seeder.ListenPort())
-	args := []string{"--json", "--no-upnp", "--no-dht", "--port", "0", "--bind", "127.0.0.1", "--dir", dl, "--peer", peer}
+	args := []string{"--json", "--no-upnp", "--no-dht", "--stun", "", "--port", "0", "--bind", "127.0.0.1", "--dir", dl, "--peer", peer}
 
 	// First run: throttled so that it is surely mid-download when killed.
 	cmd := exec.Command(binary, append(args, "--download-limit", "1000000", mt.TorrentPath)...)

@@ -153,10 +153,6 @@ func runDownload(ctx context.Context, args []string, stdout, stderr io.Writer) i
 		}
 	}
 
-	if f.headless || f.json || !isTerminal(stdout) {
-		mx.announce(stderr)
-		return runHeadless(ctx, mx.source(e), headlessOptions{Out: stdout, Err: stderr, JSON: f.json, Seed: f.seed})
-	}
 	servers := splitList(f.stun)
 	natCheck := mx.natCheck(func(ctx context.Context) (nat.Report, error) {
 		if len(servers) == 0 {
@@ -164,10 +160,17 @@ func runDownload(ctx context.Context, args []string, stdout, stderr io.Writer) i
 		}
 		r, err := nat.Check(ctx, nat.Options{Servers: servers, LocalIP: f.bind, ListenPort: e.ListenPort(), NoUPnP: mapper == nil, UPnP: mapper})
 		if err == nil {
-			e.SetNATType(string(r.NATType))
+			tellEngineNAT(e, r)
 		}
 		return r, err
 	})
+	if f.headless || f.json || !isTerminal(stdout) {
+		mx.announce(stderr)
+		// Headless measures the NAT too, so a holepunch failure can say
+		// what was measured; --stun "" turns it off and says so.
+		go publishNATCheck(ctx, e, natCheck, len(servers) > 0)
+		return runHeadless(ctx, mx.source(e), headlessOptions{Out: stdout, Err: stderr, JSON: f.json, Seed: f.seed})
+	}
 	err = tui.Run(tuiContext(ctx), tui.Options{
 		Title:       fmt.Sprintf("swarmscope %s — %d torrent(s), listening on %s", version(), len(sources), e.ListenAddr()),
 		Backend:     e,
@@ -309,9 +312,66 @@ func startUPnP(ctx context.Context, f *downloadFlags, e *engine.Engine, x *metri
 	x.AddPortMapper(metrics.UPnP(m, []string{"tcp", "udp"}, true))
 	go func() {
 		// Failure is reported as an event; the download goes on without.
-		_ = m.Start(ctx)
+		if m.Start(ctx) == nil {
+			noteUPnPAddr(e, m)
+		}
 	}()
 	return m
+}
+
+// noteUPnPAddr tells the engine the gateway's external address with the
+// mapped port: peers and trackers that list it back list us.
+func noteUPnPAddr(e *engine.Engine, m *upnp.Mapper) {
+	ip, err := netip.ParseAddr(m.Report().ExternalIP)
+	if err != nil {
+		return
+	}
+	e.NoteOwnAddr(netip.AddrPortFrom(ip.Unmap(), uint16(m.Port())), "UPnP external address")
+}
+
+// tellEngineNAT gives the engine what STUN measured: the NAT type that
+// holepunch failures cite, and our public address, never to be dialed.
+func tellEngineNAT(e *engine.Engine, r nat.Report) {
+	if r.NATType != nat.TypeUnknown {
+		e.SetNATType(string(r.NATType))
+	}
+	if a, err := netip.ParseAddrPort(r.PublicAddr); err == nil {
+		e.NoteOwnAddr(a, "STUN")
+	}
+	if r.UPnP.ExternalIP != "" {
+		if ip, err := netip.ParseAddr(r.UPnP.ExternalIP); err == nil && r.ListenPort > 0 {
+			e.NoteOwnAddr(netip.AddrPortFrom(ip.Unmap(), uint16(r.ListenPort)), "UPnP external address")
+		}
+	}
+}
+
+// publishNATCheck runs one NAT check for a headless run and puts its
+// result in the event stream (and so in the log or the JSON).
+func publishNATCheck(ctx context.Context, e *engine.Engine, check func(context.Context) (nat.Report, error), enabled bool) {
+	if !enabled {
+		e.Publish(swarm.Event{Kind: swarm.EventNAT, Message: "NAT not measured (--stun is empty): holepunch failures cannot say what our NAT does"})
+		return
+	}
+	r, err := check(ctx)
+	if ctx.Err() != nil {
+		return
+	}
+	e.Publish(swarm.Event{Kind: swarm.EventNAT, Message: natSummary(r, err)})
+}
+
+// natSummary is one line on what a NAT check measured.
+func natSummary(r nat.Report, err error) string {
+	if err != nil {
+		return "NAT check failed: " + oneLine(err.Error())
+	}
+	if !r.Measured() {
+		return "NAT not measured: no STUN server answered"
+	}
+	msg := fmt.Sprintf("NAT measured by STUN: %s (mapping %s, filtering %s)", r.NATType, r.Mapping, r.Filtering)
+	if r.PublicAddr != "" {
+		msg += ", public address " + r.PublicAddr
+	}
+	return msg
 }
 
 func isTerminal(w io.Writer) bool {

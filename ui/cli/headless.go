@@ -46,6 +46,8 @@ type jsonTorrent struct {
 	UpB      int64              `json:"up_bytes"`
 	Peers    swarm.OriginCounts `json:"peers"`
 	Error    string             `json:"error,omitempty"`
+	// Holepunch is the torrent's BEP 55 funnel (swarm.HolepunchFunnel).
+	Holepunch swarm.HolepunchFunnel `json:"holepunch"`
 }
 
 type jsonTick struct {
@@ -53,6 +55,10 @@ type jsonTick struct {
 	Time     time.Time           `json:"time"`
 	Torrents []jsonTorrent       `json:"torrents"`
 	Paths    map[string]jsonPath `json:"paths"`
+	// Holepunch is the BEP 55 funnel of all torrents; HolepunchRelays
+	// the same per relay.
+	Holepunch       swarm.HolepunchFunnel `json:"holepunch"`
+	HolepunchRelays []swarm.RelayFunnel   `json:"holepunch_relays,omitempty"`
 }
 
 type jsonEvent struct {
@@ -67,6 +73,9 @@ type jsonSummary struct {
 	Elapsed  float64             `json:"elapsed_s"`
 	Torrents []jsonTorrent       `json:"torrents"`
 	Paths    map[string]jsonPath `json:"paths"`
+	// As in jsonTick.
+	Holepunch       swarm.HolepunchFunnel `json:"holepunch"`
+	HolepunchRelays []swarm.RelayFunnel   `json:"holepunch_relays,omitempty"`
 }
 
 func pathsJSON(s swarm.Snapshot) map[string]jsonPath {
@@ -81,7 +90,7 @@ func pathsJSON(s swarm.Snapshot) map[string]jsonPath {
 func torrentsJSON(s swarm.Snapshot) []jsonTorrent {
 	out := make([]jsonTorrent, 0, len(s.Torrents))
 	for _, t := range s.Torrents {
-		out = append(out, jsonTorrent{t.Name, t.InfoHash, t.State, t.Progress, t.Size, t.DownBps, t.UpBps, t.DownBytes, t.UpBytes, t.Peers, t.Err})
+		out = append(out, jsonTorrent{t.Name, t.InfoHash, t.State, t.Progress, t.Size, t.DownBps, t.UpBps, t.DownBytes, t.UpBytes, t.Peers, t.Err, t.Holepunch})
 	}
 	return out
 }
@@ -135,12 +144,17 @@ func runHeadless(ctx context.Context, src snapshotSource, o headlessOptions) int
 			if o.JSON {
 				enc.Encode(jsonEvent{Type: "event", Event: ev})
 			} else if notable(ev.Kind) {
-				fmt.Fprintf(o.Out, "%s  %s\n", ev.Time.Format(time.TimeOnly), ev.Message)
+				rep := ""
+				if ev.Repeat > 1 {
+					rep = fmt.Sprintf(" (×%d)", ev.Repeat)
+				}
+				fmt.Fprintf(o.Out, "%s  %s%s\n", ev.Time.Format(time.TimeOnly), ev.Message, rep)
 			}
 		case s := <-src.Snapshots():
 			last = s
 			if o.JSON {
-				enc.Encode(jsonTick{Type: "tick", Time: s.Time, Torrents: torrentsJSON(s), Paths: pathsJSON(s)})
+				enc.Encode(jsonTick{Type: "tick", Time: s.Time, Torrents: torrentsJSON(s), Paths: pathsJSON(s),
+					Holepunch: s.Holepunch, HolepunchRelays: s.HolepunchRelays})
 			} else if s.Time.Sub(lastLine) >= o.Every-100*time.Millisecond {
 				lastLine = s.Time
 				fmt.Fprintln(o.Out, humanLine(s))
@@ -199,7 +213,8 @@ func humanLine(s swarm.Snapshot) string {
 func printSummary(o headlessOptions, enc *json.Encoder, s swarm.Snapshot, start time.Time, complete bool) {
 	elapsed := time.Since(start)
 	if o.JSON {
-		enc.Encode(jsonSummary{Type: "summary", Time: time.Now(), Complete: complete, Elapsed: elapsed.Seconds(), Torrents: torrentsJSON(s), Paths: pathsJSON(s)})
+		enc.Encode(jsonSummary{Type: "summary", Time: time.Now(), Complete: complete, Elapsed: elapsed.Seconds(), Torrents: torrentsJSON(s), Paths: pathsJSON(s),
+			Holepunch: s.Holepunch, HolepunchRelays: s.HolepunchRelays})
 		return
 	}
 	if complete {
@@ -213,4 +228,52 @@ func printSummary(o headlessOptions, enc *json.Encoder, s swarm.Snapshot, start 
 		p := s.Path(o2)
 		fmt.Fprintf(o.Out, "  %-12s ↓ %-10s ↑ %-10s\n", o2, engine.FormatBytes(p.DownBytes), engine.FormatBytes(p.UpBytes))
 	}
+	printFunnel(o.Out, s)
+}
+
+// printFunnel writes the BEP 55 funnel of the summary: the whole, then
+// each relay's share.
+func printFunnel(w io.Writer, s swarm.Snapshot) {
+	if s.Holepunch.Zero() {
+		return
+	}
+	fmt.Fprintln(w, "holepunch (BEP 55):")
+	fmt.Fprintf(w, "  %s\n", funnelLine(s.Holepunch))
+	for _, r := range s.HolepunchRelays {
+		fmt.Fprintf(w, "  via %s: %s\n", r.Relay, funnelLine(r.HolepunchFunnel))
+	}
+}
+
+func funnelLine(f swarm.HolepunchFunnel) string {
+	parts := []string{
+		fmt.Sprintf("%d rendezvous (%d sent)", f.RendezvousAttempts, f.RendezvousSent),
+		fmt.Sprintf("%d Connect received", f.ConnectsReceived),
+		fmt.Sprintf("%d punch dials", f.PunchDials),
+	}
+	hs := fmt.Sprintf("%d connected", f.Handshakes)
+	if r, ok := f.SuccessRate(); ok {
+		hs += fmt.Sprintf(" (%.0f%% of Connects", 100*r)
+		if f.ConnectTime.Count > 0 {
+			hs += fmt.Sprintf(", %.0f ms mean, %.0f–%.0f ms", f.ConnectTime.MeanMs(), f.ConnectTime.MinMs, f.ConnectTime.MaxMs)
+		}
+		hs += ")"
+	}
+	parts = append(parts, hs, fmt.Sprintf("%d gave data", f.GaveData))
+	if f.Remapped > 0 {
+		parts = append(parts, fmt.Sprintf("%d from a remapped port", f.Remapped))
+	}
+	if n := f.Failures.Total(); n > 0 {
+		parts = append(parts, fmt.Sprintf("failed: %d no Connect, %d no answer after Connect, %d given up", f.Failures.NoConnect, f.Failures.NoAnswer, f.Failures.GaveUp))
+	}
+	if n := f.Errors.Total(); n > 0 {
+		parts = append(parts, fmt.Sprintf("relay errors: %d NoSuchPeer, %d NotConnected, %d NoSupport, %d NoSelf, %d other",
+			f.Errors.NoSuchPeer, f.Errors.NotConnected, f.Errors.NoSupport, f.Errors.NoSelf, f.Errors.Other))
+	}
+	if k := f.Skipped; k.Own+k.Connected+k.PunchOnly > 0 {
+		parts = append(parts, fmt.Sprintf("dials refused: %d own address, %d already connected, %d rendezvous-only", k.Own, k.Connected, k.PunchOnly))
+	}
+	if f.Relayed > 0 {
+		parts = append(parts, fmt.Sprintf("relayed %d for others", f.Relayed))
+	}
+	return strings.Join(parts, ", ")
 }

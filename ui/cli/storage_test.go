@@ -28,7 +28,7 @@ func loopbackSeeder(t *testing.T, seedDir string, mt maketorrent.Result, dl stri
 	if _, err := seeder.AddSource(context.Background(), mt.TorrentPath); err != nil {
 		t.Fatal(err)
 	}
-	return []string{"--json", "--no-upnp", "--no-dht", "--port", "0", "--bind", "127.0.0.1", "--dir", dl,
+	return []string{"--json", "--no-upnp", "--no-dht", "--stun", "", "--port", "0", "--bind", "127.0.0.1", "--dir", dl,
 		"--peer", fmt.Sprintf("127.0.0.1:%d", seeder.ListenPort())}
 }
 
