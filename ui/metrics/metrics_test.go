@@ -254,11 +254,14 @@ swarmscope_nat_last_measurement_timestamp_seconds 1.8e+09
 func TestPortMappings(t *testing.T) {
 	x := New(Options{NoProcessMetrics: true})
 	var mu sync.Mutex
-	held := []PortMapping{{Transport: "TCP", ExternalPort: 42069, Lease: time.Hour, Remaining: 1800 * time.Second}}
-	x.AddPortMapper(PortMapper{Protocol: "upnp", Transports: []string{"tcp", "udp"}, CountsEvents: true,
+	held := []PortMapping{{Protocol: "upnp", Transport: "TCP", ExternalPort: 42069, Lease: time.Hour, Remaining: 1800 * time.Second}}
+	x.AddPortMapper(PortMapper{Protocols: []string{"upnp"}, Transports: []string{"tcp", "udp"}, CountsEvents: true,
 		Mappings: func() []PortMapping { mu.Lock(); defer mu.Unlock(); return held }})
-	x.AddPortMapper(PortMapper{Protocol: "pcp", Transports: []string{"tcp"},
-		Mappings: func() []PortMapping { return []PortMapping{{Transport: "tcp", ExternalPort: 5000}} }})
+	x.AddPortMapper(PortMapper{Protocols: []string{"pcp"}, Transports: []string{"tcp"},
+		Mappings: func() []PortMapping {
+			// A protocol this mapper does not name is not exported.
+			return []PortMapping{{Protocol: "pcp", Transport: "tcp", ExternalPort: 5000}, {Protocol: "evil", Transport: "tcp"}}
+		}})
 	x.PortMappingEvent("upnp", MappingRenewed)
 	x.PortMappingEvent("upnp", MappingFailed)
 	x.PortMappingEvent("upnp", MappingFailed)

@@ -1,6 +1,7 @@
 package metrics
 
 import (
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -11,17 +12,20 @@ import (
 // PortMapping is one port mapping held on a gateway, as a mapper reports
 // it at scrape time.
 type PortMapping struct {
+	Protocol     string        // what made it: "upnp", "nat-pmp", "pcp"
 	Transport    string        // "tcp" or "udp"
 	ExternalPort int           //
 	Lease        time.Duration // granted; 0 = permanent
 	Remaining    time.Duration // left now (meaningless for a permanent one)
 }
 
-// PortMapper is one port-mapping client (UPnP, NAT-PMP, PCP).
+// PortMapper is one port-mapping client, which may try several
+// protocols (UPnP, PCP, NAT-PMP) for several transports.
 type PortMapper struct {
-	// Protocol names the mapping protocol: "upnp", "nat-pmp", "pcp".
-	Protocol string
-	// Transports are what it tries to map; each gets an active series.
+	// Protocols are what it tries ("upnp", "pcp", "nat-pmp") and
+	// Transports what it maps ("tcp", "udp"): each pair gets an active
+	// series, 0 while no such mapping is held.
+	Protocols  []string
 	Transports []string
 	// Mappings returns the mappings held now.
 	Mappings func() []PortMapping
@@ -67,8 +71,12 @@ func (x *Exporter) AddPortMapper(m PortMapper) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.mappers = append(c.mappers, m)
-	if m.CountsEvents && c.counts[m.Protocol] == nil {
-		c.counts[m.Protocol] = &mapCounts{}
+	if m.CountsEvents {
+		for _, p := range m.Protocols {
+			if c.counts[p] == nil {
+				c.counts[p] = &mapCounts{}
+			}
+		}
 	}
 }
 
@@ -107,27 +115,31 @@ func (c *portMapCollector) Collect(ch chan<- prometheus.Metric) {
 		ch <- prometheus.MustNewConstMetric(descMapFailures, prometheus.CounterValue, float64(mc.failures), proto)
 	}
 	c.mu.Unlock()
+	type pt struct{ protocol, transport string }
+	held := map[pt]bool{}
 	for _, m := range mappers {
-		held := map[string]bool{}
 		if m.Mappings != nil {
 			for _, mp := range m.Mappings() {
-				tr := strings.ToLower(mp.Transport)
-				if held[tr] {
-					continue // one series per transport
+				k := pt{strings.ToLower(mp.Protocol), strings.ToLower(mp.Transport)}
+				if held[k] || !slices.Contains(m.Protocols, k.protocol) {
+					continue // one series per pair; labels only from the list
 				}
-				held[tr] = true
-				ch <- prometheus.MustNewConstMetric(descMapActive, prometheus.GaugeValue, 1, m.Protocol, tr)
-				ch <- prometheus.MustNewConstMetric(descMapPort, prometheus.GaugeValue, float64(mp.ExternalPort), m.Protocol, tr)
-				ch <- prometheus.MustNewConstMetric(descMapLease, prometheus.GaugeValue, mp.Lease.Seconds(), m.Protocol, tr)
+				held[k] = true
+				ch <- prometheus.MustNewConstMetric(descMapActive, prometheus.GaugeValue, 1, k.protocol, k.transport)
+				ch <- prometheus.MustNewConstMetric(descMapPort, prometheus.GaugeValue, float64(mp.ExternalPort), k.protocol, k.transport)
+				ch <- prometheus.MustNewConstMetric(descMapLease, prometheus.GaugeValue, mp.Lease.Seconds(), k.protocol, k.transport)
 				if mp.Lease > 0 {
-					ch <- prometheus.MustNewConstMetric(descMapRemaining, prometheus.GaugeValue, mp.Remaining.Seconds(), m.Protocol, tr)
+					ch <- prometheus.MustNewConstMetric(descMapRemaining, prometheus.GaugeValue, mp.Remaining.Seconds(), k.protocol, k.transport)
 				}
 			}
 		}
-		for _, tr := range m.Transports {
-			tr = strings.ToLower(tr)
-			if !held[tr] {
-				ch <- prometheus.MustNewConstMetric(descMapActive, prometheus.GaugeValue, 0, m.Protocol, tr)
+		for _, p := range m.Protocols {
+			for _, tr := range m.Transports {
+				k := pt{p, strings.ToLower(tr)}
+				if !held[k] {
+					held[k] = true
+					ch <- prometheus.MustNewConstMetric(descMapActive, prometheus.GaugeValue, 0, k.protocol, k.transport)
+				}
 			}
 		}
 	}

@@ -11,7 +11,7 @@ import (
 // OnEvent feeds UPnPEvent.
 func UPnP(m *upnp.Mapper, transports []string, countsEvents bool) PortMapper {
 	return PortMapper{
-		Protocol:   "upnp",
+		Protocols:  []string{"upnp"},
 		Transports: transports,
 		Mappings: func() []PortMapping {
 			now := time.Now()
@@ -20,7 +20,7 @@ func UPnP(m *upnp.Mapper, transports []string, countsEvents bool) PortMapper {
 				if mp.Lease > 0 && mp.Remaining(now) <= 0 {
 					continue // lapsed: the gateway no longer forwards it
 				}
-				out = append(out, PortMapping{Transport: mp.Proto, ExternalPort: mp.ExternalPort, Lease: mp.Lease, Remaining: mp.Remaining(now)})
+				out = append(out, PortMapping{Protocol: "upnp", Transport: mp.Proto, ExternalPort: mp.ExternalPort, Lease: mp.Lease, Remaining: mp.Remaining(now)})
 			}
 			return out
 		},
