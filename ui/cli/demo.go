@@ -186,6 +186,7 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	mx.demoMapper(s)
 	mx.announce(stderr)
 
+	mx.recheckNAT(ctx, mx.natCheck(s.CheckNAT))
 	// The same diagnosis the NAT pane shows, as an event in the stream.
 	go func() {
 		r, err := mx.natCheck(s.CheckNAT)(ctx)
@@ -284,6 +285,7 @@ func runDemoTUI(ctx context.Context, opts demo.Options, mx *metricsRun, title st
 		close(back.ready)
 		mx.follow(s.You.Engine)
 		mx.demoMapper(s)
+		mx.recheckNAT(ctx, mx.natCheck(s.CheckNAT))
 		forward(ctx, s.You.Engine, snaps, func(ev swarm.Event) {
 			mx.x.Observe(ev)
 			emit(ev)

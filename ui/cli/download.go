@@ -154,16 +154,21 @@ func runDownload(ctx context.Context, args []string, stdout, stderr io.Writer) i
 	}
 
 	servers := splitList(f.stun)
-	natCheck := mx.natCheck(func(ctx context.Context) (nat.Report, error) {
+	natCheck := func(ctx context.Context) (nat.Report, error) {
 		if len(servers) == 0 {
 			return nat.Report{}, errors.New("no STUN servers configured (--stun)")
 		}
 		r, err := nat.Check(ctx, nat.Options{Servers: servers, LocalIP: f.bind, ListenPort: e.ListenPort(), NoUPnP: mapper == nil, UPnP: mapper})
+		mx.observeNAT(ctx, r, err)
 		if err == nil {
 			tellEngineNAT(e, r)
 		}
 		return r, err
-	})
+	}
+	var rechecks <-chan nat.Report
+	if len(servers) > 0 {
+		rechecks = mx.recheckNAT(ctx, natCheck)
+	}
 	if f.headless || f.json || !isTerminal(stdout) {
 		mx.announce(stderr)
 		// Headless measures the NAT too, so a holepunch failure can say
@@ -178,6 +183,7 @@ func runDownload(ctx context.Context, args []string, stdout, stderr io.Writer) i
 		Snapshots:   e.Snapshots(),
 		Events:      mx.events(e.Events()),
 		NAT:         natCheck,
+		NATReports:  rechecks,
 	})
 	if err != nil && ctx.Err() == nil {
 		fmt.Fprintf(stderr, "swarmscope: %v\n", oneLine(err.Error()))

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"sync/atomic"
+	"time"
 
 	"github.com/swarmscope/swarmscope/engine"
 	"github.com/swarmscope/swarmscope/engine/demo"
@@ -21,12 +22,14 @@ type metricsRun struct {
 	x    *metrics.Exporter // nil when off
 	addr string            // where it listens
 	you  atomic.Pointer[engine.Engine]
+	// natEvery is how often the NAT is measured again (NATRecheck).
+	natEvery time.Duration
 }
 
 // openMetrics listens on addr before the engine starts, so that a busy
 // address costs one line and nothing else; "" is off.
 func openMetrics(ctx context.Context, addr string) (*metricsRun, error) {
-	m := &metricsRun{}
+	m := &metricsRun{natEvery: NATRecheck}
 	if addr == "" {
 		return m, nil
 	}
@@ -84,6 +87,13 @@ type teedSource struct {
 
 func (t teedSource) Events() <-chan swarm.Event { return t.evs }
 
+// observeNAT exports what a NAT diagnosis measured.
+func (m *metricsRun) observeNAT(ctx context.Context, r nat.Report, err error) {
+	if ctx.Err() == nil { // a cancelled check measured nothing about the NAT
+		m.x.ObserveNAT(r, err)
+	}
+}
+
 // natCheck wraps a NAT diagnosis so that its result is exported too.
 func (m *metricsRun) natCheck(f func(context.Context) (nat.Report, error)) func(context.Context) (nat.Report, error) {
 	if m.x == nil {
@@ -91,9 +101,46 @@ func (m *metricsRun) natCheck(f func(context.Context) (nat.Report, error)) func(
 	}
 	return func(ctx context.Context) (nat.Report, error) {
 		r, err := f(ctx)
-		if ctx.Err() == nil { // a cancelled check measured nothing about the NAT
-			m.x.ObserveNAT(r, err)
-		}
+		m.observeNAT(ctx, r, err)
 		return r, err
 	}
+}
+
+// NATRecheck is how often a run with --metrics measures the NAT again, so
+// that a graph shows the NAT type or the public address changing over the
+// days it runs; the first measurement is the mode's own.
+const NATRecheck = 30 * time.Minute
+
+// recheckNAT runs check every natEvery until ctx ends; check must export
+// its result (observeNAT or natCheck). The diagnoses are also sent on the
+// returned channel (newest wins), for a view to show; nil when --metrics
+// is off.
+func (m *metricsRun) recheckNAT(ctx context.Context, check func(context.Context) (nat.Report, error)) <-chan nat.Report {
+	if m.x == nil {
+		return nil
+	}
+	out := make(chan nat.Report, 1)
+	go func() {
+		t := time.NewTicker(m.natEvery)
+		defer t.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-t.C:
+			}
+			cctx, cancel := context.WithTimeout(ctx, 90*time.Second)
+			r, err := check(cctx)
+			cancel()
+			if err != nil || ctx.Err() != nil {
+				continue
+			}
+			select {
+			case <-out:
+			default:
+			}
+			out <- r
+		}
+	}()
+	return out
 }

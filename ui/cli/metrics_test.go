@@ -14,12 +14,14 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
 
 	"github.com/swarmscope/swarmscope/engine/maketorrent"
 	"github.com/swarmscope/swarmscope/engine/swarm"
+	"github.com/swarmscope/swarmscope/nat"
 )
 
 func TestMetricsFlagErrors(t *testing.T) {
@@ -318,4 +320,56 @@ func promQuery(t *testing.T, api, query string) (float64, bool) {
 		t.Fatalf("query %s: value %v", query, r.Data.Result[0].Value)
 	}
 	return v, true
+}
+
+// TestMetricsRecheckNAT: with --metrics the NAT is measured again and
+// again, so a changed public address is counted, and each diagnosis is
+// handed to the view.
+func TestMetricsRecheckNAT(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	m, err := openMetrics(ctx, "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	m.natEvery = 10 * time.Millisecond
+	var n atomic.Int32
+	check := m.natCheck(func(context.Context) (nat.Report, error) {
+		i := n.Add(1)
+		pub := fmt.Sprintf("203.0.113.%d:4000", min(i, 2)) // changes once
+		return nat.Report{Time: time.Now(), PublicAddr: pub, Servers: []nat.ServerResult{{MappedAddr: pub}}}, nil
+	})
+	reports := m.recheckNAT(ctx, check)
+	for got := 0; got < 3; {
+		select {
+		case <-reports:
+			got++
+		case <-time.After(time.Minute):
+			t.Fatal("no re-measurement within a minute")
+		}
+	}
+	resp, err := http.Get("http://" + m.addr + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if !strings.Contains(string(body), "swarmscope_nat_public_address_changes_total 1\n") {
+		t.Errorf("want one public address change in:\n%s", grepLines(string(body), "swarmscope_nat_"))
+	}
+	// Off: nothing runs, nothing is sent.
+	off, _ := openMetrics(ctx, "")
+	if off.recheckNAT(ctx, check) != nil {
+		t.Error("recheck without --metrics")
+	}
+}
+
+func grepLines(s, sub string) string {
+	var out []string
+	for _, l := range strings.Split(s, "\n") {
+		if strings.Contains(l, sub) {
+			out = append(out, l)
+		}
+	}
+	return strings.Join(out, "\n")
 }

@@ -57,7 +57,9 @@ func TestDashboardNamesExist(t *testing.T) {
 		Mapping: nat.BehaviorAddressDependent, Filtering: nat.BehaviorAddressDependent, Reachable: nat.Reachability{Verdict: nat.VerdictOutboundOnly},
 		Servers: []nat.ServerResult{{MappedAddr: "203.0.113.1:1"}}}, nil)
 	x.AddPortMapper(PortMapper{Protocols: []string{"upnp"}, Transports: []string{"tcp"}, CountsEvents: true,
-		Mappings: func() []PortMapping { return []PortMapping{{Protocol: "upnp", Transport: "tcp", Lease: time.Hour, Remaining: time.Minute}} }})
+		Mappings: func() []PortMapping {
+			return []PortMapping{{Protocol: "upnp", Transport: "tcp", Lease: time.Hour, Remaining: time.Minute}}
+		}})
 	x.Observe(swarm.Event{Kind: swarm.EventTrackerAnnounce})
 	mfs, err := x.Registry().Gather()
 	if err != nil {

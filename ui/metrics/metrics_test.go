@@ -514,3 +514,58 @@ func histCount(t *testing.T, x *Exporter, name string, le float64) uint64 {
 	t.Fatalf("no %s bucket le=%v", name, le)
 	return 0
 }
+
+// TestConcurrentScrapes: scrapes, new snapshots, events and NAT reports at
+// once (run with -race); counters stay monotonic throughout.
+func TestConcurrentScrapes(t *testing.T) {
+	var sc script
+	x := New(Options{Snapshot: sc.get, NoProcessMetrics: true})
+	var wg sync.WaitGroup
+	stop := make(chan struct{})
+	wg.Add(3)
+	go func() {
+		defer wg.Done()
+		for i := int64(0); ; i++ {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			// The outbound count wobbles down every other tick.
+			sc.set(swarm.Snapshot{Time: t0.Add(time.Duration(i)), Paths: paths(map[swarm.Origin][2]int64{swarm.OriginOutbound: {i - i%2*3, 0}})})
+		}
+	}()
+	go func() {
+		defer wg.Done()
+		for {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			x.Observe(swarm.Event{Kind: swarm.EventPeerConnected, Origin: swarm.OriginInbound})
+			x.ObserveNAT(nat.Report{PublicAddr: "203.0.113.1:1", Servers: []nat.ServerResult{{MappedAddr: "x"}}}, nil)
+		}
+	}()
+	go func() {
+		defer wg.Done()
+		last := -1.0
+		for i := 0; i < 200; i++ {
+			if _, err := x.Registry().Gather(); err != nil {
+				t.Error(err)
+				return
+			}
+			if sc.get().Time.IsZero() {
+				continue
+			}
+			v := gaugeValue(t, x, "swarmscope_path_bytes_total", map[string]string{"origin": "outbound", "direction": "down"})
+			if v < last {
+				t.Errorf("outbound bytes went back: %v after %v", v, last)
+			}
+			last = v
+		}
+	}()
+	time.Sleep(50 * time.Millisecond)
+	close(stop)
+	wg.Wait()
+}
