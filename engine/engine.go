@@ -18,6 +18,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/anacrolix/dht/v2"
 	alog "github.com/anacrolix/log"
 	"github.com/anacrolix/torrent"
 	"github.com/anacrolix/torrent/metainfo"
@@ -70,6 +71,10 @@ type Config struct {
 	// StorageBuffer bounds the memory of pieces being downloaded; 0 =
 	// engine/storage's default.
 	StorageBuffer int64
+
+	// dhtStartingNodes replaces the DHT's bootstrap nodes (tests: none
+	// reachable, deterministically).
+	dhtStartingNodes func(network string) dht.StartingNodesGetter
 }
 
 // Engine is one BitTorrent client with swarmscope's bookkeeping around it.
@@ -109,6 +114,8 @@ type Engine struct {
 	natHint  string     // our NAT type as nat/ measured it, to explain failures
 	bans     *banWatch  // engine/watchdog.go
 	punch    *punchBook // engine/punchbook.go: holepunch rules and funnel
+
+	dhtAnnounces atomic.Int64 // DHT announces started (engine/dhtannounce.go)
 }
 
 type torrentState struct {
@@ -203,6 +210,12 @@ func New(ctx context.Context, cfg Config) (*Engine, error) {
 	tc.NoUpload = cfg.NoUpload
 	tc.NoDefaultPortForwarding = true
 	tc.NoDHT = cfg.NoDHT
+	// Ours backs off after failures; anacrolix's retries in a busy loop
+	// (engine/dhtannounce.go).
+	tc.PeriodicallyAnnounceTorrentsToDht = false
+	if cfg.dhtStartingNodes != nil {
+		tc.DhtStartingNodes = cfg.dhtStartingNodes
+	}
 	tc.DisableTrackers = cfg.NoTrackers
 	tc.DisablePEX = cfg.NoPEX
 	tc.DisableWebtorrent = true
@@ -515,6 +528,7 @@ func (e *Engine) Add(src Source) error {
 	e.mu.Unlock()
 	e.emit(swarm.Event{Kind: swarm.EventTorrentAdded, InfoHash: src.InfoHash, Message: fmt.Sprintf("added %s %s", src.Kind, displayName(src))})
 	go e.awaitInfo(ts)
+	e.announceToDHT(ts)
 	return nil
 }
 

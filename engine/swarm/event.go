@@ -18,9 +18,11 @@ const (
 	EventHolepunchSucceeded EventKind = "holepunch-succeeded"
 	EventHolepunchFailed    EventKind = "holepunch-failed"
 	// A relay answered a rendezvous with an error.
-	EventHolepunchError   EventKind = "holepunch-error"
-	EventTrackerAnnounce  EventKind = "tracker-announce"
-	EventTrackerError     EventKind = "tracker-error"
+	EventHolepunchError  EventKind = "holepunch-error"
+	EventTrackerAnnounce EventKind = "tracker-announce"
+	EventTrackerError    EventKind = "tracker-error"
+	// A DHT announce failed (or works again after failing).
+	EventDHTError         EventKind = "dht-error"
 	EventTorrentAdded     EventKind = "torrent-added"
 	EventTorrentMetadata  EventKind = "torrent-metadata"
 	EventTorrentCompleted EventKind = "torrent-completed"

@@ -161,7 +161,7 @@ func Glyph(th *styles.Theme, e *swarm.Event) (string, lipgloss.Style) {
 		return "✓", render.Origin(th, swarm.OriginHolepunched)
 	case swarm.EventHolepunchRendezvous, swarm.EventHolepunchConnect, swarm.EventHolepunchRelayed:
 		return "◆", render.Origin(th, swarm.OriginHolepunched)
-	case swarm.EventHolepunchFailed, swarm.EventHolepunchError, swarm.EventTrackerError, swarm.EventError:
+	case swarm.EventHolepunchFailed, swarm.EventHolepunchError, swarm.EventTrackerError, swarm.EventDHTError, swarm.EventError:
 		return "✗", th.Bad
 	case swarm.EventPeerConnected:
 		return "+", render.Origin(th, e.Origin)

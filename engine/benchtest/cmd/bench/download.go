@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -416,6 +417,14 @@ func shellQuote(args ...string) string {
 	return strings.Join(q, " ")
 }
 
+// noDHT drops --no-dht from a command line when -dht is given.
+func (b *bench) noDHT(argv []string) []string {
+	if !b.opts.dht {
+		return argv
+	}
+	return slices.DeleteFunc(argv, func(a string) bool { return a == "--no-dht" })
+}
+
 // waitLeecherPort waits until the contenders' fixed port is free again
 // (the previous contender has exited; a lingering socket gets a moment).
 func (b *bench) waitLeecherPort(ctx context.Context) error {
@@ -451,7 +460,7 @@ func (b *bench) contender(ctx context.Context, name string, c *content) (*conten
 	switch name {
 	case "headless":
 		return &contender{name: name, label: "swarmscope headless", exits: true, argv: func(dir string) ([]string, error) {
-			return []string{ss, "--headless", "--json", "--no-upnp", "--no-dht", "--port", strconv.Itoa(b.opts.leecherPort), "--bind", b.ip, "--dir", dir, c.torrent}, nil
+			return b.noDHT([]string{ss, "--headless", "--json", "--no-upnp", "--no-dht", "--port", strconv.Itoa(b.opts.leecherPort), "--bind", b.ip, "--dir", dir, c.torrent}), nil
 		}}, nil
 	case "tui":
 		if _, err := b.lookTool("tmux"); err != nil {
@@ -459,7 +468,7 @@ func (b *bench) contender(ctx context.Context, name string, c *content) (*conten
 		}
 		// --stun "": the NAT pane must not query public servers.
 		return &contender{name: name, label: "swarmscope TUI (tmux 160x48)", tmux: true, argv: func(dir string) ([]string, error) {
-			return []string{ss, "--no-upnp", "--no-dht", "--stun", "", "--port", strconv.Itoa(b.opts.leecherPort), "--bind", b.ip, "--dir", dir, c.torrent}, nil
+			return b.noDHT([]string{ss, "--no-upnp", "--no-dht", "--stun", "", "--port", strconv.Itoa(b.opts.leecherPort), "--bind", b.ip, "--dir", dir, c.torrent}), nil
 		}}, nil
 	case "profile":
 		return &contender{name: name, label: "engine in-process, CPU-profiled", inproc: func(ctx context.Context, dir string) error {
@@ -472,8 +481,8 @@ func (b *bench) contender(ctx context.Context, name string, c *content) (*conten
 		}
 		// It stores data in its working directory.
 		return &contender{name: name, label: "anacrolix torrent " + anacrolixVersion, exits: true, argv: func(dir string) ([]string, error) {
-			return []string{bin, "download", "--addr", net.JoinHostPort(b.ip, strconv.Itoa(b.opts.leecherPort)), "--no-dht", "--no-port-forward", "--no-ipv6",
-				"--no-webtorrent", "--no-progress", "--quiet", c.torrent}, nil
+			return b.noDHT([]string{bin, "download", "--addr", net.JoinHostPort(b.ip, strconv.Itoa(b.opts.leecherPort)), "--no-dht", "--no-port-forward", "--no-ipv6",
+				"--no-webtorrent", "--no-progress", "--quiet", c.torrent}), nil
 		}}, nil
 	case "aria2c":
 		bin, err := b.lookTool("aria2c")

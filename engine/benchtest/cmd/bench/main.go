@@ -50,18 +50,21 @@ type options struct {
 	// other: the tracker then holds one stale entry at most, not one per
 	// run (random ports filled it and stalled later runs).
 	leecherPort int
-	rounds      int
-	contenders  []string
-	sections    map[string]bool
-	work        string
-	keep        bool
-	swarmscope  string
-	anacrolix   string
-	timeout     time.Duration
-	natRuns     int
-	memPeers    int
-	benchtime   string
-	smoke       bool
+	// dht turns the DHT on in swarmscope's and anacrolix's contenders,
+	// with nobody to reach (it measures what a failing DHT costs).
+	dht        bool
+	rounds     int
+	contenders []string
+	sections   map[string]bool
+	work       string
+	keep       bool
+	swarmscope string
+	anacrolix  string
+	timeout    time.Duration
+	natRuns    int
+	memPeers   int
+	benchtime  string
+	smoke      bool
 	// strict turns a missing contender tool into a failure instead of a
 	// skipped row (SWARMSCOPE_LAB=1 in CI).
 	strict bool
@@ -119,6 +122,7 @@ func parseOptions(args []string, stderr io.Writer) (options, error) {
 	fs.IntVar(&o.files, "files", 8, "number of files in the torrent")
 	fs.StringVar(&o.seederKind, "seeders", "swarmscope", "seeder `client`: swarmscope or aria2c (the same seeders serve every contender)")
 	fs.IntVar(&o.seeders, "seeder-count", 4, "`number` of seeders")
+	fs.BoolVar(&o.dht, "dht", false, "DHT on for the swarmscope and anacrolix contenders (the swarm is on loopback: no DHT node is reachable, so this measures what a failing DHT costs)")
 	fs.IntVar(&o.leecherPort, "port", 51820, "the `port` every contender listens on (TCP and UDP), the same for all so the tracker does not fill with stale peers")
 	fs.IntVar(&o.rounds, "rounds", 3, "rounds; the contenders' order alternates between rounds")
 	contenders := fs.String("contenders", strings.Join(defaultContenders, ","), "contenders to run, `list` of "+strings.Join(allContenders, ",")+" (profile: the engine in-process under pprof)")

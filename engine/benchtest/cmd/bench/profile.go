@@ -48,7 +48,7 @@ func (b *bench) runInProcess(ctx context.Context, ct *contender, dir string, rou
 // engineDownload is what `swarmscope --headless` does, minus printing:
 // one engine, the torrent, until its snapshot says seeding.
 func (b *bench) engineDownload(ctx context.Context, dir string, c *content) error {
-	e, err := engine.New(ctx, engine.Config{DataDir: dir, ListenHost: b.ip, ListenPort: b.opts.leecherPort, NoDHT: true, Log: io.Discard})
+	e, err := engine.New(ctx, engine.Config{DataDir: dir, ListenHost: b.ip, ListenPort: b.opts.leecherPort, NoDHT: !b.opts.dht, Log: io.Discard})
 	if err != nil {
 		return err
 	}

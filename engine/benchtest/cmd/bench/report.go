@@ -79,7 +79,7 @@ func (b *bench) downloadReport(c *content, cs []*contender, results []result, re
 	w := &b.report
 	fmt.Fprintf(w, "\n## Download: %s in %d files (%s pieces), %d %s seeders on loopback via opentracker, %d round(s)\n\n",
 		human(c.size), len(c.files), human(b.opts.pieceLen), b.opts.seeders, b.opts.seederKind, b.opts.rounds)
-	fmt.Fprintf(w, "Load average (1, 5, 15 min) at the start of each round and at the end: %s. Contenders listen on port %d, one after the other.\n\n", strings.Join(loads, "; "), b.opts.leecherPort)
+	fmt.Fprintf(w, "Load average (1, 5, 15 min) at the start of each round and at the end: %s. Contenders listen on port %d, one after the other.%s\n\n", strings.Join(loads, "; "), b.opts.leecherPort, dhtNote(b.opts.dht))
 	byName := map[string][]result{}
 	for _, r := range results {
 		byName[r.name] = append(byName[r.name], r)
@@ -185,4 +185,11 @@ func oneLine(s string) string {
 		s = s[:300] + "..."
 	}
 	return s
+}
+
+func dhtNote(on bool) string {
+	if !on {
+		return ""
+	}
+	return " DHT on (-dht) for swarmscope and anacrolix, with no DHT node reachable."
 }
