@@ -22,6 +22,7 @@ import (
 	"github.com/swarmscope/swarmscope/engine/maketorrent"
 	"github.com/swarmscope/swarmscope/engine/swarm"
 	"github.com/swarmscope/swarmscope/nat"
+	"github.com/swarmscope/swarmscope/nat/upnp/upnptest"
 )
 
 func TestMetricsFlagErrors(t *testing.T) {
@@ -30,7 +31,7 @@ func TestMetricsFlagErrors(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	base := []string{"--headless", "--no-upnp", "--no-dht", "--port", "0", "--bind", "127.0.0.1", "--dir", filepath.Join(tmp, "dl")}
+	base := []string{"--headless", "--no-upnp", "--no-dht", "--stun", "", "--port", "0", "--bind", "127.0.0.1", "--dir", filepath.Join(tmp, "dl")}
 	for _, bad := range []string{"nohost", "127.0.0.1:http-alt-x", "127.0.0.1:99999", ":"} {
 		r := runBinary(t, time.Minute, append(base, "--metrics", bad, mt.TorrentPath)...)
 		if r.code != ExitUsage {
@@ -85,7 +86,12 @@ func TestPrometheusScrapesHeadlessDownload(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	args := append(loopbackSeeder(t, seedDir, mt, dl), "--seed", "--metrics", "127.0.0.1:0", mt.TorrentPath)
+	// A STUN server and a UPnP gateway on loopback, so that the NAT and
+	// port-mapping series have something measured to show.
+	igd := upnptest.New("WANIPConnection:1")
+	defer igd.Close()
+	args := append(loopbackSeeder(t, seedDir, mt, dl), "--seed", "--metrics", "127.0.0.1:0",
+		"--stun", natServer(t), "--no-upnp=false", "--upnp-url", igd.URL(), mt.TorrentPath)
 	cmd := exec.Command(binary, args...)
 	cmd.Stdout = io.Discard
 	stderr, err := cmd.StderrPipe()
@@ -152,16 +158,22 @@ func TestPrometheusScrapesHeadlessDownload(t *testing.T) {
 		`swarmscope_torrent_state{job="swarmscope",state="seeding"}`:                             1,
 		`sum(swarmscope_path_bytes_total{job="swarmscope",direction="down",origin!="outbound"})`: 0,
 		`up{job="swarmscope"}`: 1,
+		`swarmscope_nat_checks_total{job="swarmscope",result="measured"}`:                         1,
+		`swarmscope_port_mapping_active{job="swarmscope",protocol="upnp",transport="tcp"}`:        1,
+		`swarmscope_port_mapping_active{job="swarmscope",protocol="upnp",transport="udp"}`:        1,
+		`swarmscope_port_mapping_lease_seconds{job="swarmscope",protocol="upnp",transport="tcp"}`: 3600,
+		`swarmscope_port_mapping_failures_total{job="swarmscope",protocol="upnp"}`:                0,
+		`swarmscope_engine_port_mapping_active{job="swarmscope"}`:                                 1,
 		// The README's share-of-a-path query.
 		`swarmscope_path_bytes_total{job="swarmscope",origin="outbound",direction="down"} / ignoring(origin) sum without(origin) (swarmscope_path_bytes_total{job="swarmscope",direction="down"})`: 1,
 		`count(swarmscope_path_bytes_total{job="swarmscope",direction="down"})`:                            float64(swarm.NumOrigins),
 		`swarmscope_torrent_bytes_total{job="swarmscope",direction="down",infohash="` + mt.InfoHash + `"}`: float64(mt.Size),
 	} {
-		// Scrapes after completion keep these values; poll briefly in
-		// case Prometheus is one scrape behind for a series.
+		// Scrapes after completion keep these values; poll in case
+		// Prometheus is a scrape behind, or the NAT check still runs.
 		var v float64
 		var ok bool
-		for i := 0; i < 20; i++ {
+		for i := 0; i < 120; i++ {
 			if v, ok = promQuery(t, api, query); ok && v == want {
 				break
 			}
@@ -182,6 +194,7 @@ func TestPrometheusScrapesHeadlessDownload(t *testing.T) {
 	if err != nil || resp.StatusCode != 200 {
 		t.Fatalf("GET /metrics: %d %v", resp.StatusCode, err)
 	}
+	t.Logf("NAT and port-mapping series served:\n%s\n%s", grepLines(string(body), "swarmscope_nat_"), grepLines(string(body), "swarmscope_port_mapping_"))
 	check := exec.Command(promtool, "check", "metrics")
 	check.Stdin = strings.NewReader(string(body))
 	if out, err := check.CombinedOutput(); err != nil || len(strings.TrimSpace(string(out))) != 0 {
