@@ -122,6 +122,11 @@ type PeerInfo struct {
 	DownBytes int64     `json:"down_bytes"`
 	UpBytes   int64     `json:"up_bytes"`
 	Since     time.Time `json:"since"`
+	// Relay is, for a holepunched peer, the peer that relayed the
+	// ut_holepunch Connect; ConnectTook is how long the connection took to
+	// form after that Connect (zero when unknown, or formed before it).
+	Relay       string        `json:"relay,omitempty"`
+	ConnectTook time.Duration `json:"connect_took_ns,omitempty"`
 }
 
 // Priority of a file's pieces.

@@ -2,7 +2,6 @@ package cli
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -19,6 +18,7 @@ import (
 	"github.com/swarmscope/swarmscope/engine/swarm"
 	"github.com/swarmscope/swarmscope/nat"
 	"github.com/swarmscope/swarmscope/ui/metrics"
+	"github.com/swarmscope/swarmscope/ui/text"
 	"github.com/swarmscope/swarmscope/ui/tui"
 )
 
@@ -150,7 +150,7 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 
 	mx, err := openMetrics(ctx, *metricsF)
 	if err != nil {
-		fmt.Fprintf(stderr, "swarmscope demo: %v\n", oneLine(err.Error()))
+		fmt.Fprintf(stderr, "swarmscope demo: %v\n", text.CleanLine(err.Error()))
 		return ExitFailure
 	}
 	interactive := !*headless && !*asJSON && isTerminal(stdout)
@@ -162,10 +162,10 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	}
 	if !interactive {
 		if *asJSON {
-			json.NewEncoder(stdout).Encode(map[string]any{"type": "demo", "seed": *seed, "nat": youNAT, "upnp": withUPnP, "peers": *peers, "size": size})
+			text.NewJSONEncoder(stdout).Encode(map[string]any{"type": "demo", "seed": *seed, "nat": youNAT, "upnp": withUPnP, "peers": *peers, "size": size})
 		} else {
 			fmt.Fprintf(stdout, "swarmscope demo: you behind %s, UPnP %s, %d home peers, %s torrent, seed %d\n",
-				youNAT, onOff(withUPnP), *peers, engine.FormatBytes(size), *seed)
+				youNAT, onOff(withUPnP), *peers, text.Bytes(size), *seed)
 			opts.Log = stdout
 		}
 		if *verbose {
@@ -178,7 +178,7 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	}
 	s, err := demo.Start(ctx, opts)
 	if err != nil {
-		fmt.Fprintf(stderr, "swarmscope demo: %v\n", oneLine(err.Error()))
+		fmt.Fprintf(stderr, "swarmscope demo: %v\n", text.CleanLine(err.Error()))
 		return ExitFailure
 	}
 	defer s.Close()
@@ -203,11 +203,11 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return code
 	}
 	if err := s.Verify(); err != nil {
-		fmt.Fprintf(stderr, "swarmscope demo: downloaded data differs from the original: %v\n", oneLine(err.Error()))
+		fmt.Fprintf(stderr, "swarmscope demo: downloaded data differs from the original: %v\n", text.CleanLine(err.Error()))
 		return ExitFailure
 	}
 	if !*asJSON {
-		fmt.Fprintf(stdout, "verified: your copy matches the original byte for byte (%s)\n", engine.FormatBytes(size))
+		fmt.Fprintf(stdout, "verified: your copy matches the original byte for byte (%s)\n", text.Bytes(size))
 	}
 	return ExitOK
 }
@@ -235,11 +235,11 @@ func runMatrix(ctx context.Context, seed uint64, asJSON bool, stdout, stderr io.
 		fmt.Fprintln(stderr)
 	}
 	if err != nil {
-		fmt.Fprintf(stderr, "swarmscope demo: matrix: %v\n", oneLine(err.Error()))
+		fmt.Fprintf(stderr, "swarmscope demo: matrix: %v\n", text.CleanLine(err.Error()))
 		return ExitFailure
 	}
 	if asJSON {
-		enc := json.NewEncoder(stdout)
+		enc := text.NewJSONEncoder(stdout)
 		enc.SetIndent("", "  ")
 		enc.Encode(m)
 	} else {
@@ -277,7 +277,7 @@ func runDemoTUI(ctx context.Context, opts demo.Options, mx *metricsRun, title st
 		s, err := demo.Start(ctx, opts)
 		if err != nil {
 			if ctx.Err() == nil {
-				emit(swarm.Event{Time: time.Now(), Kind: swarm.EventError, Message: "demo: " + oneLine(err.Error())})
+				emit(swarm.Event{Time: time.Now(), Kind: swarm.EventError, Message: "demo: " + text.CleanLine(err.Error())})
 			}
 			return
 		}
@@ -312,7 +312,7 @@ func runDemoTUI(ctx context.Context, opts demo.Options, mx *metricsRun, title st
 		back.s.Close()
 	}
 	if err != nil {
-		fmt.Fprintf(stderr, "swarmscope demo: %v\n", oneLine(err.Error()))
+		fmt.Fprintf(stderr, "swarmscope demo: %v\n", text.CleanLine(err.Error()))
 		return ExitFailure
 	}
 	return ExitOK

@@ -19,6 +19,7 @@ import (
 	"github.com/swarmscope/swarmscope/nat"
 	"github.com/swarmscope/swarmscope/nat/upnp"
 	"github.com/swarmscope/swarmscope/ui/metrics"
+	"github.com/swarmscope/swarmscope/ui/text"
 	"github.com/swarmscope/swarmscope/ui/tui"
 )
 
@@ -100,7 +101,7 @@ func runDownload(ctx context.Context, args []string, stdout, stderr io.Writer) i
 				fmt.Fprintf(stderr, "swarmscope: interrupted while reading %s\n", a)
 				return ExitFailure
 			}
-			fmt.Fprintf(stderr, "swarmscope: %v\n", oneLine(err.Error()))
+			fmt.Fprintf(stderr, "swarmscope: %v\n", text.CleanLine(err.Error()))
 			return ExitUsage
 		}
 		sources = append(sources, src)
@@ -111,7 +112,7 @@ func runDownload(ctx context.Context, args []string, stdout, stderr io.Writer) i
 	}
 	mx, err := openMetrics(ctx, f.metrics)
 	if err != nil {
-		fmt.Fprintf(stderr, "swarmscope: %v\n", oneLine(err.Error()))
+		fmt.Fprintf(stderr, "swarmscope: %v\n", text.CleanLine(err.Error()))
 		return ExitFailure
 	}
 
@@ -121,7 +122,7 @@ func runDownload(ctx context.Context, args []string, stdout, stderr io.Writer) i
 		Log: io.Discard, Verify: f.verify,
 	})
 	if err != nil {
-		fmt.Fprintf(stderr, "swarmscope: %v\n", oneLine(err.Error()))
+		fmt.Fprintf(stderr, "swarmscope: %v\n", text.CleanLine(err.Error()))
 		return ExitFailure
 	}
 	mx.follow(e)
@@ -130,16 +131,16 @@ func runDownload(ctx context.Context, args []string, stdout, stderr io.Writer) i
 		// Mappings go first: they outlive us on the router otherwise.
 		if mapper != nil {
 			if err := mapper.Close(); err != nil {
-				fmt.Fprintf(stderr, "swarmscope: removing UPnP mappings: %v\n", oneLine(err.Error()))
+				fmt.Fprintf(stderr, "swarmscope: removing UPnP mappings: %v\n", text.CleanLine(err.Error()))
 			}
 		}
 		if err := e.Close(); err != nil {
-			fmt.Fprintf(stderr, "swarmscope: closing: %v\n", oneLine(err.Error()))
+			fmt.Fprintf(stderr, "swarmscope: closing: %v\n", text.CleanLine(err.Error()))
 		}
 	}()
 	for _, src := range sources {
 		if err := e.Add(src); err != nil {
-			fmt.Fprintf(stderr, "swarmscope: %v\n", oneLine(err.Error()))
+			fmt.Fprintf(stderr, "swarmscope: %v\n", text.CleanLine(err.Error()))
 			if errors.Is(err, engine.ErrBadSource) {
 				return ExitUsage
 			}
@@ -147,7 +148,7 @@ func runDownload(ctx context.Context, args []string, stdout, stderr io.Writer) i
 		}
 		if len(peers) > 0 {
 			if err := e.AddPeers(src.InfoHash, peers); err != nil {
-				fmt.Fprintf(stderr, "swarmscope: %v\n", oneLine(err.Error()))
+				fmt.Fprintf(stderr, "swarmscope: %v\n", text.CleanLine(err.Error()))
 				return ExitFailure
 			}
 		}
@@ -186,7 +187,7 @@ func runDownload(ctx context.Context, args []string, stdout, stderr io.Writer) i
 		NATReports:  rechecks,
 	})
 	if err != nil && ctx.Err() == nil {
-		fmt.Fprintf(stderr, "swarmscope: %v\n", oneLine(err.Error()))
+		fmt.Fprintf(stderr, "swarmscope: %v\n", text.CleanLine(err.Error()))
 		return ExitFailure
 	}
 	// As headless: a signal before every torrent is complete interrupts
@@ -368,7 +369,7 @@ func publishNATCheck(ctx context.Context, e *engine.Engine, check func(context.C
 // natSummary is one line on what a NAT check measured.
 func natSummary(r nat.Report, err error) string {
 	if err != nil {
-		return "NAT check failed: " + oneLine(err.Error())
+		return "NAT check failed: " + text.CleanLine(err.Error())
 	}
 	if !r.Measured() {
 		return "NAT not measured: no STUN server answered"

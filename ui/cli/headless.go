@@ -8,8 +8,8 @@ import (
 	"strings"
 	"time"
 
-	"github.com/swarmscope/swarmscope/engine"
 	"github.com/swarmscope/swarmscope/engine/swarm"
+	"github.com/swarmscope/swarmscope/ui/text"
 )
 
 // headlessOptions configures runHeadless.
@@ -119,7 +119,7 @@ func runHeadless(ctx context.Context, src snapshotSource, o headlessOptions) int
 	if o.Every <= 0 {
 		o.Every = 2 * time.Second
 	}
-	enc := json.NewEncoder(o.Out)
+	enc := text.NewJSONEncoder(o.Out)
 	start := time.Now()
 	var last swarm.Snapshot
 	var lastLine time.Time
@@ -148,7 +148,7 @@ func runHeadless(ctx context.Context, src snapshotSource, o headlessOptions) int
 				if ev.Repeat > 1 {
 					rep = fmt.Sprintf(" (×%d)", ev.Repeat)
 				}
-				fmt.Fprintf(o.Out, "%s  %s%s\n", ev.Time.Format(time.TimeOnly), ev.Message, rep)
+				fmt.Fprintf(o.Out, "%s  %s%s\n", ev.Time.Format(time.TimeOnly), text.CleanLine(ev.Message), rep)
 			}
 		case s := <-src.Snapshots():
 			last = s
@@ -164,7 +164,7 @@ func runHeadless(ctx context.Context, src snapshotSource, o headlessOptions) int
 				if failed {
 					for _, t := range s.Torrents {
 						if t.Err != "" {
-							fmt.Fprintf(o.Err, "swarmscope: %s: %s\n", t.Name, t.Err)
+							fmt.Fprintf(o.Err, "swarmscope: %s: %s\n", text.Clean(t.Name), text.CleanLine(t.Err))
 						}
 					}
 					return ExitFailure
@@ -196,11 +196,11 @@ func humanLine(s swarm.Snapshot) string {
 		}
 	}
 	if size > 0 {
-		fmt.Fprintf(&b, "  %5.1f%% of %s", 100*float64(done)/float64(size), engine.FormatBytes(size))
+		fmt.Fprintf(&b, "  %5.1f%% of %s", 100*float64(done)/float64(size), text.Bytes(size))
 	} else {
 		b.WriteString("  fetching metadata")
 	}
-	fmt.Fprintf(&b, "  ↓ %s  ↑ %s  peers:", engine.FormatRate(s.DownBps), engine.FormatRate(s.UpBps))
+	fmt.Fprintf(&b, "  ↓ %s  ↑ %s  peers:", text.Rate(s.DownBps), text.Rate(s.UpBps))
 	for i, o := range swarm.AllOrigins() {
 		if i > 0 {
 			b.WriteByte(',')
@@ -221,12 +221,12 @@ func printSummary(o headlessOptions, enc *json.Encoder, s swarm.Snapshot, start 
 		fmt.Fprintf(o.Out, "complete in %s\n", elapsed.Round(100*time.Millisecond))
 	}
 	for _, t := range s.Torrents {
-		fmt.Fprintf(o.Out, "  %s  %s  %.1f%%  %s\n", t.InfoHash[:8], t.Name, 100*t.Progress, t.State)
+		fmt.Fprintf(o.Out, "  %s  %s  %.1f%%  %s\n", t.InfoHash[:min(8, len(t.InfoHash))], text.Clean(t.Name), 100*t.Progress, t.State)
 	}
 	fmt.Fprintln(o.Out, "bytes by path:")
 	for _, o2 := range swarm.AllOrigins() {
 		p := s.Path(o2)
-		fmt.Fprintf(o.Out, "  %-12s ↓ %-10s ↑ %-10s\n", o2, engine.FormatBytes(p.DownBytes), engine.FormatBytes(p.UpBytes))
+		fmt.Fprintf(o.Out, "  %-12s ↓ %-10s ↑ %-10s\n", o2, text.Bytes(p.DownBytes), text.Bytes(p.UpBytes))
 	}
 	printFunnel(o.Out, s)
 }

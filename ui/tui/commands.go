@@ -10,6 +10,7 @@ import (
 
 	"github.com/swarmscope/swarmscope/engine/swarm"
 	"github.com/swarmscope/swarmscope/nat"
+	"github.com/swarmscope/swarmscope/ui/tui/dialog"
 )
 
 type (
@@ -28,19 +29,9 @@ type (
 		pushed bool // from Options.NATReports, not a run of ours
 		closed bool
 	}
-	addResultMsg struct {
-		infohash string
-		err      error
-	}
 	actionResultMsg struct {
 		what string
 		err  error
-	}
-	priorityResultMsg struct {
-		infohash string
-		file     int
-		prio     swarm.Priority
-		err      error
 	}
 	clearStatusMsg struct{ id int }
 )
@@ -121,7 +112,7 @@ func addSource(ctx context.Context, b Backend, check func(string) error, source 
 		// not whatever the client trips over later.
 		if check != nil {
 			if err := check(source); err != nil {
-				return addResultMsg{err: err}
+				return dialog.AddResult{Err: err}
 			}
 		}
 		ctx, cancel := context.WithTimeout(ctx, timeout)
@@ -130,7 +121,7 @@ func addSource(ctx context.Context, b Backend, check func(string) error, source 
 		if errors.Is(err, context.DeadlineExceeded) {
 			err = fmt.Errorf("adding timed out after %s: %w", timeout, err)
 		}
-		return addResultMsg{infohash: ih, err: err}
+		return dialog.AddResult{InfoHash: ih, Err: err}
 	}
 }
 
@@ -142,7 +133,7 @@ func action(what string, f func() error) tea.Cmd {
 
 func setPriority(b Backend, ih string, file int, p swarm.Priority) tea.Cmd {
 	return func() tea.Msg {
-		return priorityResultMsg{infohash: ih, file: file, prio: p, err: b.SetFilePriority(ih, file, p)}
+		return dialog.PriorityResult{InfoHash: ih, File: file, Prio: p, Err: b.SetFilePriority(ih, file, p)}
 	}
 }
 

@@ -13,6 +13,7 @@ import (
 
 	"github.com/swarmscope/swarmscope/engine"
 	"github.com/swarmscope/swarmscope/engine/swarm"
+	"github.com/swarmscope/swarmscope/ui/tui/dialog"
 	"github.com/swarmscope/swarmscope/ui/tui/render"
 )
 
@@ -125,7 +126,7 @@ func checkScreen(t *testing.T, name string, m Model, w, h int) {
 	}
 }
 
-var sizes = []struct{ w, h int }{{80, 24}, {160, 48}}
+var sizes = []struct{ w, h int }{{80, 24}, {120, 40}, {160, 48}, {200, 50}}
 
 func sizeName(name string, w, h int) string {
 	return fmt.Sprintf("%s_%dx%d", name, w, h)
@@ -191,8 +192,8 @@ func TestGoldenAddError(t *testing.T) {
 			t.Fatal("enter in the add dialog started no command")
 		}
 		m = step(t, m, cmd()) // validation runs in the command; its error comes back
-		if m.dlg != dlgAdd || m.add.Err == "" {
-			t.Fatalf("dialog = %d, err = %q; want the add dialog with an error", m.dlg, m.add.Err)
+		if d, ok := m.dlg.(*dialog.Add); !ok || d.Err == "" {
+			t.Fatalf("%v: want the add dialog with an error", m)
 		}
 		checkScreen(t, sizeName("add_error", sz.w, sz.h), m, sz.w, sz.h)
 	}

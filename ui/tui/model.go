@@ -7,26 +7,31 @@ import (
 	"time"
 
 	"github.com/charmbracelet/bubbles/help"
-	"github.com/charmbracelet/bubbles/key"
 	"github.com/charmbracelet/bubbles/textinput"
 	tea "github.com/charmbracelet/bubbletea"
 
 	"github.com/swarmscope/swarmscope/engine/swarm"
 	"github.com/swarmscope/swarmscope/styles"
+	"github.com/swarmscope/swarmscope/ui/natreport"
+	"github.com/swarmscope/swarmscope/ui/text"
 	"github.com/swarmscope/swarmscope/ui/tui/dialog"
 	"github.com/swarmscope/swarmscope/ui/tui/events"
 	"github.com/swarmscope/swarmscope/ui/tui/keys"
 	"github.com/swarmscope/swarmscope/ui/tui/natview"
+	"github.com/swarmscope/swarmscope/ui/tui/pane"
 	"github.com/swarmscope/swarmscope/ui/tui/paths"
 	"github.com/swarmscope/swarmscope/ui/tui/peers"
 	"github.com/swarmscope/swarmscope/ui/tui/torrents"
 )
 
-// Pane identifies one of the main screen's panes.
-type Pane int
+// PaneID numbers the panes of the main screen, in tab order; key N+1
+// focuses pane N.
+type PaneID int
 
+// The panes. To add one: a field in Model, a constant here (before
+// numPanes), its pointer in Model.panes and its slot in paneSlots.
 const (
-	PaneTorrents Pane = iota
+	PaneTorrents PaneID = iota
 	PanePeers
 	PanePaths
 	PaneNAT
@@ -34,25 +39,25 @@ const (
 	numPanes
 )
 
-var paneNames = [numPanes]string{"Torrents", "Peers", "Paths", "NAT", "Events"}
+// panes lists every pane, indexed by PaneID, as pointers into m: Bubble Tea
+// copies the model on every update, so the list is made from the copy at
+// hand each time.
+func (m *Model) panes() [numPanes]pane.Pane {
+	return [numPanes]pane.Pane{&m.torrents, &m.peers, &m.paths, &m.nat, &m.events}
+}
 
-func (p Pane) String() string {
+// paneSlots says where each pane sits in the all-at-once layout; panes that
+// share a slot take turns (the one focused last is shown).
+var paneSlots = [numPanes]slot{slotTop, slotMain, slotLeft, slotSide, slotBottom}
+
+// String is the pane's name.
+func (p PaneID) String() string {
 	if p >= 0 && p < numPanes {
-		return paneNames[p]
+		var m Model
+		return m.panes()[p].Name()
 	}
 	return "?"
 }
-
-type dialogKind int
-
-const (
-	dlgNone dialogKind = iota
-	dlgAdd
-	dlgRemove
-	dlgFiles
-	dlgPeer
-	dlgHelp
-)
 
 // Model is the TUI's Bubble Tea model.
 type Model struct {
@@ -66,7 +71,8 @@ type Model struct {
 	lay           layout
 
 	snap    *swarm.Snapshot
-	focus   Pane
+	focus   PaneID
+	shown   [numSlots]PaneID // per slot, the pane it shows
 	showMap bool
 
 	torrents torrents.Model
@@ -75,11 +81,7 @@ type Model struct {
 	nat      natview.Model
 	events   events.Model
 
-	dlg      dialogKind
-	add      dialog.Add
-	remove   dialog.Remove
-	files    dialog.Files
-	peer     swarm.PeerInfo
+	dlg      pane.Dialog // nil: none open
 	filterOn bool
 	filter   textinput.Model
 
@@ -118,23 +120,32 @@ func New(opts Options) Model {
 	fi.TextStyle = th.Text
 	fi.Cursor.Style = th.Accent
 	fi.CharLimit = 256
+	k := keys.Default()
 	m := Model{
 		ctx:       context.Background(),
 		opts:      opts,
 		th:        th,
-		keys:      keys.Default(),
+		keys:      k,
 		help:      h,
-		torrents:  torrents.New(th),
-		peers:     peers.New(th),
-		paths:     paths.New(th),
-		nat:       natview.New(th),
-		events:    events.New(th, opts.Location),
+		torrents:  torrents.New(th, k),
+		peers:     peers.New(th, k),
+		paths:     paths.New(th, k),
+		nat:       natview.New(th, k, opts.NAT != nil),
+		events:    events.New(th, k, opts.Location),
 		filter:    fi,
 		focus:     PaneTorrents,
 		statusTTL: 6 * time.Second,
 	}
+	for s := range m.shown {
+		m.shown[s] = -1
+	}
+	for id, s := range paneSlots {
+		if m.shown[s] < 0 {
+			m.shown[s] = PaneID(id)
+		}
+	}
 	if opts.InitialNAT != nil {
-		m.nat.SetReport(cleanReport(*opts.InitialNAT))
+		m.nat.SetReport(natreport.Clean(*opts.InitialNAT))
 	}
 	m.showMap = opts.StartOnMap
 	m.width, m.height = 80, 24
@@ -180,7 +191,7 @@ func (m Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 	case eventsMsg:
 		if len(msg.evs) > 0 {
 			for i := range msg.evs {
-				msg.evs[i] = cleanEvent(msg.evs[i])
+				msg.evs[i] = text.CleanEvent(msg.evs[i])
 			}
 			m.events.Add(msg.evs...)
 		}
@@ -192,37 +203,28 @@ func (m Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 		return m, m.rerunNAT()
 	case natReportMsg:
 		return m.onNATReport(msg)
-	case addResultMsg:
-		if m.dlg == dlgAdd {
-			m.add.Busy = false
-			if msg.err != nil {
-				m.add.Err = clean(msg.err.Error())
-				return m, nil
+	case dialog.AddResult:
+		cmd := m.toDialog(msg)
+		if msg.Err != nil {
+			if m.dlg != nil {
+				return m, cmd // the dialog shows the error
 			}
-			m.dlg = dlgNone
+			return m, tea.Batch(cmd, m.setStatus("add failed: "+msg.Err.Error(), true))
 		}
-		if msg.err != nil {
-			return m, m.setStatus("add failed: "+msg.err.Error(), true)
-		}
-		m.torrents.Select(msg.infohash)
+		m.torrents.Select(msg.InfoHash)
 		m.syncPeers()
-		return m, m.setStatus("added "+msg.infohash, false)
+		return m, tea.Batch(cmd, m.setStatus("added "+msg.InfoHash, false))
 	case actionResultMsg:
 		if msg.err != nil {
 			return m, m.setStatus(msg.what+" failed: "+msg.err.Error(), true)
 		}
 		return m, m.setStatus(msg.what, false)
-	case priorityResultMsg:
-		if msg.err != nil {
-			return m, m.setStatus("priority failed: "+msg.err.Error(), true)
+	case dialog.PriorityResult:
+		cmd := m.toDialog(msg)
+		if msg.Err != nil {
+			return m, tea.Batch(cmd, m.setStatus("priority failed: "+msg.Err.Error(), true))
 		}
-		if m.dlg == dlgFiles && m.files.InfoHash == msg.infohash && msg.file < len(m.files.Files) {
-			// Show the change now rather than at the next snapshot.
-			fs := append([]swarm.FileInfo(nil), m.files.Files...)
-			fs[msg.file].Priority = msg.prio
-			m.files.SetFiles(fs)
-		}
-		return m, nil
+		return m, cmd
 	case clearStatusMsg:
 		if msg.id == m.statusID {
 			m.status = ""
@@ -231,21 +233,55 @@ func (m Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 	case tea.MouseMsg:
 		return m.onMouse(msg)
 	case tea.KeyMsg:
-		return m.onKey(msg)
+		return m.onKeys(msg)
 	}
 	// Cursor blinks and other bubbles' internal messages.
-	var cmd tea.Cmd
 	switch {
-	case m.dlg == dlgAdd:
-		m.add, _, cmd = m.add.Update(msg)
+	case m.dlg != nil:
+		return m, m.toDialog(msg)
 	case m.filterOn:
+		var cmd tea.Cmd
 		m.filter, cmd = m.filter.Update(msg)
+		return m, cmd
 	}
-	return m, cmd
+	return m, nil
+}
+
+// reply carries out what a pane or dialog asked for.
+func (m *Model) reply(r pane.Reply) tea.Cmd {
+	if r.Selected {
+		m.syncPeers()
+	}
+	if r.Close {
+		m.dlg = nil
+	}
+	if r.Open != nil {
+		m.dlg = r.Open
+	}
+	if r.Focus != "" {
+		for id, p := range m.panes() {
+			if p.Name() == r.Focus {
+				m.setFocus(PaneID(id))
+			}
+		}
+	}
+	cmd := r.Cmd
+	if r.Status != "" {
+		cmd = tea.Batch(cmd, m.setStatus(r.Status, r.StatusErr))
+	}
+	return cmd
+}
+
+// toDialog hands msg to the open dialog, if any.
+func (m *Model) toDialog(msg tea.Msg) tea.Cmd {
+	if m.dlg == nil {
+		return nil
+	}
+	return m.reply(m.dlg.Update(msg))
 }
 
 func (m *Model) setStatus(s string, isErr bool) tea.Cmd {
-	s = clean(s)
+	s = text.CleanLine(s)
 	m.statusID++
 	m.status, m.statusErr = s, isErr
 	if m.statusTTL <= 0 {
@@ -254,34 +290,43 @@ func (m *Model) setStatus(s string, isErr bool) tea.Cmd {
 	return clearStatusAfter(m.statusID, m.statusTTL)
 }
 
+// snapshotTaker is a pane or dialog that follows the snapshots.
+type snapshotTaker interface{ SetSnapshot(s *swarm.Snapshot) }
+
+// torrentFollower is a pane that shows the selected torrent.
+type torrentFollower interface {
+	SetTorrent(t swarm.TorrentInfo, now time.Time)
+}
+
 func (m *Model) setSnapshot(s swarm.Snapshot) {
-	s = cleanSnapshot(s)
+	s = text.CleanSnapshot(s)
 	resize := m.snap == nil || len(m.snap.Torrents) != len(s.Torrents)
 	m.snap = &s
 	if resize {
 		defer m.relayout()
 	}
-	m.torrents.SetTorrents(s.Torrents)
-	m.paths.SetSnapshot(&s)
-	m.syncPeers()
-	if m.dlg == dlgFiles {
-		for _, t := range s.Torrents {
-			if t.InfoHash == m.files.InfoHash {
-				m.files.SetFiles(t.Files)
-			}
+	for _, p := range m.panes() {
+		if st, ok := p.(snapshotTaker); ok {
+			st.SetSnapshot(&s)
 		}
+	}
+	m.syncPeers()
+	if st, ok := m.dlg.(snapshotTaker); ok {
+		st.SetSnapshot(&s)
 	}
 }
 
+// syncPeers shows the selected torrent in the panes that follow it.
 func (m *Model) syncPeers() {
 	now := time.Time{}
 	if m.snap != nil {
 		now = m.snap.Time
 	}
-	if t, ok := m.torrents.Selected(); ok {
-		m.peers.SetTorrent(t, now)
-	} else {
-		m.peers.SetTorrent(swarm.TorrentInfo{}, now)
+	t, _ := m.torrents.Selected()
+	for _, p := range m.panes() {
+		if f, ok := p.(torrentFollower); ok {
+			f.SetTorrent(t, now)
+		}
 	}
 }
 
@@ -304,149 +349,21 @@ func (m Model) onNATReport(msg natReportMsg) (tea.Model, tea.Cmd) {
 	switch {
 	case msg.closed:
 	case msg.err != nil:
-		m.nat.SetError(errors.New(clean(msg.err.Error())))
+		m.nat.SetError(errors.New(text.CleanLine(msg.err.Error())))
 	default:
-		m.nat.SetReport(cleanReport(msg.report))
+		m.nat.SetReport(natreport.Clean(msg.report))
 	}
 	return m, next
 }
 
-func (m Model) onKey(msg tea.KeyMsg) (tea.Model, tea.Cmd) {
-	if msg.String() == "ctrl+c" {
-		m.quitting = true
-		return m, tea.Quit
-	}
-	if m.dlg != dlgNone {
-		return m.onDialogKey(msg)
-	}
-	if m.filterOn {
-		return m.onFilterKey(msg)
-	}
-	k := m.keys
-	switch {
-	case key.Matches(msg, k.Quit):
-		m.quitting = true
-		return m, tea.Quit
-	case key.Matches(msg, k.Help):
-		m.dlg = dlgHelp
-		return m, nil
-	case key.Matches(msg, k.Map):
-		m.showMap = !m.showMap
-		m.relayout()
-		return m, nil
-	case key.Matches(msg, k.NextPane):
-		m.setFocus((m.focus + 1) % numPanes)
-		return m, nil
-	case key.Matches(msg, k.PrevPane):
-		m.setFocus((m.focus + numPanes - 1) % numPanes)
-		return m, nil
-	case key.Matches(msg, k.Pane):
-		m.setFocus(Pane(msg.Runes[0] - '1'))
-		return m, nil
-	case key.Matches(msg, k.Rerun):
-		return m, m.rerunNAT()
-	case key.Matches(msg, k.Add):
-		if m.opts.Backend == nil {
-			return m, m.setStatus("read-only: adding torrents is not available here", true)
-		}
-		m.add = dialog.NewAdd(m.th)
-		m.dlg = dlgAdd
-		return m, textinput.Blink
-	case key.Matches(msg, k.Pause):
-		return m, m.pauseResume()
-	case key.Matches(msg, k.Remove):
-		t, ok := m.torrents.Selected()
-		if !ok {
-			return m, nil
-		}
-		if m.opts.Backend == nil {
-			return m, m.setStatus("read-only: removing torrents is not available here", true)
-		}
-		m.remove = dialog.NewRemove(m.th, t)
-		m.dlg = dlgRemove
-		return m, nil
-	case key.Matches(msg, k.Files):
-		t, ok := m.torrents.Selected()
-		if !ok {
-			return m, nil
-		}
-		m.files = dialog.NewFiles(m.th, t)
-		m.dlg = dlgFiles
-		return m, nil
-	case key.Matches(msg, k.Filter):
-		if m.focus == PanePaths || m.focus == PaneNAT {
-			m.setFocus(PanePeers)
-		}
-		m.showMap = false
-		m.filterOn = true
-		m.filter.SetValue(m.currentFilter())
-		m.filter.CursorEnd()
-		m.relayout()
-		return m, m.filter.Focus()
-	case key.Matches(msg, k.Clear):
-		switch {
-		case m.showMap:
-			m.showMap = false
-			m.relayout()
-		case m.currentFilter() != "":
-			m.applyFilter("")
-		case m.focus == PanePeers && m.peers.Origin() != "":
-			m.peers.SetOrigin("")
-		}
-		return m, nil
-	}
-	if m.showMap {
-		return m, nil
-	}
-	switch m.focus {
-	case PaneTorrents:
-		if k.Navigate(m.torrents.List(), msg) {
-			m.torrents.Moved()
-			m.syncPeers()
-		} else if key.Matches(msg, k.Enter) {
-			m.setFocus(PanePeers)
-		}
-	case PanePeers:
-		switch {
-		case k.Navigate(m.peers.List(), msg):
-			m.peers.Moved()
-		case key.Matches(msg, k.Sort):
-			m.peers.NextSort()
-		case key.Matches(msg, k.Reverse):
-			m.peers.Reverse()
-		case key.Matches(msg, k.Origin):
-			m.peers.CycleOrigin()
-		case key.Matches(msg, k.Enter):
-			if p, ok := m.peers.Selected(); ok {
-				m.peer = p
-				m.dlg = dlgPeer
-			}
-		}
-	case PaneEvents:
-		if k.Navigate(m.events.List(), msg) {
-			m.events.Moved()
-		}
-	case PaneNAT:
-		switch {
-		case key.Matches(msg, k.Up):
-			m.nat.Scroll(-1)
-		case key.Matches(msg, k.Down):
-			m.nat.Scroll(1)
-		case key.Matches(msg, k.Home):
-			m.nat.Home()
-		}
-	}
-	return m, nil
-}
-
-func (m *Model) setFocus(p Pane) {
+// setFocus focuses pane p and shows it in its slot.
+func (m *Model) setFocus(p PaneID) {
 	if p < 0 || p >= numPanes {
 		return
 	}
 	m.focus = p
-	if m.showMap {
-		m.showMap = false
-	}
+	m.shown[paneSlots[p]] = p
+	m.showMap = false
 	m.relayout()
 }
 
@@ -477,193 +394,14 @@ func displayName(t swarm.TorrentInfo) string {
 	return t.InfoHash
 }
 
-func (m Model) onDialogKey(msg tea.KeyMsg) (tea.Model, tea.Cmd) {
-	switch m.dlg {
-	case dlgHelp:
-		if key.Matches(msg, m.keys.Quit) && msg.String() == "q" || key.Matches(msg, m.keys.Help, m.keys.Clear, m.keys.Enter) {
-			m.dlg = dlgNone
-		}
-		return m, nil
-	case dlgPeer:
-		if key.Matches(msg, m.keys.Clear, m.keys.Enter) || msg.String() == "q" {
-			m.dlg = dlgNone
-		}
-		return m, nil
-	case dlgAdd:
-		var act dialog.Action
-		var cmd tea.Cmd
-		m.add, act, cmd = m.add.Update(msg)
-		switch act {
-		case dialog.Cancel:
-			m.dlg = dlgNone
-			return m, nil
-		case dialog.Submit:
-			return m, addSource(m.ctx, m.opts.Backend, m.opts.CheckSource, m.add.Input.Value(), m.opts.AddTimeout)
-		}
-		return m, cmd
-	case dlgRemove:
-		act, del := m.remove.Update(msg)
-		switch act {
-		case dialog.Cancel:
-			m.dlg = dlgNone
-		case dialog.Submit:
-			m.dlg = dlgNone
-			b, ih, name := m.opts.Backend, m.remove.InfoHash, m.remove.Name
-			what := "removed " + name + " (data kept)"
-			if del {
-				what = "removed " + name + " and deleted its data"
-			}
-			return m, action(what, func() error { return b.Remove(ih, del) })
-		}
-		return m, nil
-	case dlgFiles:
-		act, file, p := m.files.Update(msg)
-		switch act {
-		case dialog.Cancel:
-			m.dlg = dlgNone
-		case dialog.Submit:
-			if m.opts.Backend == nil {
-				return m, m.setStatus("read-only: priorities cannot be changed here", true)
-			}
-			return m, setPriority(m.opts.Backend, m.files.InfoHash, file, p)
-		}
-		return m, nil
-	}
-	return m, nil
-}
-
-func (m Model) onFilterKey(msg tea.KeyMsg) (tea.Model, tea.Cmd) {
-	switch msg.String() {
-	case "esc":
-		m.filterOn = false
-		m.filter.Blur()
-		m.applyFilter("")
-		return m, nil
-	case "enter":
-		m.filterOn = false
-		m.filter.Blur()
-		return m, nil
-	}
-	var cmd tea.Cmd
-	m.filter, cmd = m.filter.Update(msg)
-	m.applyFilter(m.filter.Value())
-	return m, cmd
-}
-
-func (m *Model) currentFilter() string {
-	switch m.focus {
-	case PaneTorrents:
-		return m.torrents.Filter()
-	case PaneEvents:
-		return m.events.Filter()
-	}
-	return m.peers.Filter()
-}
-
-func (m *Model) applyFilter(f string) {
-	switch m.focus {
-	case PaneTorrents:
-		m.torrents.SetFilter(f)
-		m.syncPeers()
-	case PaneEvents:
-		m.events.SetFilter(f)
-	default:
-		m.peers.SetFilter(f)
-	}
-}
-
-func (m Model) onMouse(msg tea.MouseMsg) (tea.Model, tea.Cmd) {
-	if m.dlg != dlgNone || m.lay.tooSmall {
-		return m, nil
-	}
-	me := tea.MouseEvent(msg)
-	if me.Action != tea.MouseActionPress {
-		return m, nil
-	}
-	if me.Y == 1 && me.Button == tea.MouseButtonLeft {
-		// The origin counts in the header filter the peers to that origin;
-		// clicking the active one shows all again.
-		if o, ok := m.headerOriginAt(me.X); ok {
-			if m.peers.Origin() == o {
-				o = ""
-			}
-			m.peers.SetOrigin(o)
-			m.showMap = false
-			m.setFocus(PanePeers)
-		}
-		return m, nil
-	}
-	if m.lay.tabs && me.Y == m.lay.tabBar.y {
-		for i, r := range m.lay.tabHit {
-			if me.X >= r.x && me.X < r.x+r.w {
-				if i == int(numPanes) {
-					m.showMap = !m.showMap
-					m.relayout()
-				} else {
-					m.setFocus(Pane(i))
-				}
-				return m, nil
-			}
-		}
-		return m, nil
-	}
-	if m.showMap {
-		return m, nil
-	}
-	for p := Pane(0); p < numPanes; p++ {
-		r, ok := m.lay.panes[p]
-		if !ok || !r.contains(me.X, me.Y) {
-			continue
-		}
-		cx, cy := me.X-r.x-1, me.Y-r.y-1
-		switch me.Button {
-		case tea.MouseButtonWheelUp, tea.MouseButtonWheelDown:
-			d := 3
-			if me.Button == tea.MouseButtonWheelUp {
-				d = -3
-			}
-			m.scroll(p, d)
-		case tea.MouseButtonLeft:
-			m.focus = p
-			if cy < 0 || cx < 0 || cx >= r.w-2 || cy >= r.h-2 {
-				return m, nil
-			}
-			switch p {
-			case PaneTorrents:
-				m.torrents.Click(cy)
-				m.syncPeers()
-			case PanePeers:
-				m.peers.Click(cx, cy)
-			case PaneEvents:
-				m.events.Click(cy)
-			}
-		}
-		return m, nil
-	}
-	return m, nil
-}
-
-func (m *Model) scroll(p Pane, d int) {
-	switch p {
-	case PaneTorrents:
-		m.torrents.List().Scroll(d)
-		m.torrents.Moved()
-		m.syncPeers()
-	case PanePeers:
-		m.peers.List().Scroll(d)
-		m.peers.Moved()
-	case PaneEvents:
-		m.events.List().Scroll(d)
-		m.events.Moved()
-	case PaneNAT:
-		m.nat.Scroll(d)
-	}
-}
-
 // Focus is the focused pane.
-func (m Model) Focus() Pane { return m.focus }
+func (m Model) Focus() PaneID { return m.focus }
 
 // String identifies the model in test failures.
 func (m Model) String() string {
-	return fmt.Sprintf("tui.Model{%dx%d focus=%s map=%v dialog=%d}", m.width, m.height, m.focus, m.showMap, m.dlg)
+	dlg := "none"
+	if m.dlg != nil {
+		dlg = fmt.Sprintf("%T", m.dlg)
+	}
+	return fmt.Sprintf("tui.Model{%dx%d focus=%s map=%v dialog=%s}", m.width, m.height, m.focus, m.showMap, dlg)
 }

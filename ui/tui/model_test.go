@@ -13,6 +13,7 @@ import (
 
 	"github.com/swarmscope/swarmscope/engine/swarm"
 	"github.com/swarmscope/swarmscope/nat"
+	"github.com/swarmscope/swarmscope/ui/tui/dialog"
 	"github.com/swarmscope/swarmscope/ui/tui/peers"
 	"github.com/swarmscope/swarmscope/ui/tui/render"
 )
@@ -92,7 +93,7 @@ func TestTooSmall(t *testing.T) {
 
 func TestPaneNavigation(t *testing.T) {
 	m := newFixtureModel(t, 80, 24, 10)
-	want := []Pane{PanePeers, PanePaths, PaneNAT, PaneEvents, PaneTorrents}
+	want := []PaneID{PanePeers, PanePaths, PaneNAT, PaneEvents, PaneTorrents}
 	for _, w := range want {
 		m = press(t, m, "tab")
 		if m.Focus() != w {
@@ -104,7 +105,7 @@ func TestPaneNavigation(t *testing.T) {
 		t.Fatalf("shift+tab: focus %s", m.Focus())
 	}
 	m = press(t, m, "3")
-	if m.Focus() != PanePaths || !strings.Contains(m.View(), "history") {
+	if m.Focus() != PanePaths || !strings.Contains(m.View(), "↓ total") {
 		t.Fatalf("3: focus %s", m.Focus())
 	}
 }
@@ -273,7 +274,7 @@ func TestActionsGoThroughBackend(t *testing.T) {
 	// d asks; esc cancels; d then y removes keeping data; D deletes data.
 	m = press(t, m, "d", "esc")
 	m = press(t, m, "d")
-	if m.dlg != dlgRemove || !strings.Contains(m.View(), "Remove torrent") {
+	if _, ok := m.dlg.(*dialog.Remove); !ok || !strings.Contains(m.View(), "Remove torrent") {
 		t.Fatal("d opened no confirmation")
 	}
 	next, cmd = m.Update(keyMsg("y"))
@@ -284,7 +285,8 @@ func TestActionsGoThroughBackend(t *testing.T) {
 
 	// f opens files; x skips the first, j then h makes the second high.
 	m = press(t, m, "f")
-	if m.dlg != dlgFiles || !strings.Contains(m.View(), "poster.jpg") {
+	files, ok := m.dlg.(*dialog.Files)
+	if !ok || !strings.Contains(m.View(), "poster.jpg") {
 		t.Fatalf("f did not show files:\n%s", m.View())
 	}
 	next, cmd = m.Update(keyMsg("x"))
@@ -292,8 +294,8 @@ func TestActionsGoThroughBackend(t *testing.T) {
 	m = press(t, m, "j")
 	next, cmd = m.Update(keyMsg("h"))
 	m = runCmd(t, next.(Model), cmd)
-	if m.files.Files[0].Priority != swarm.PrioritySkip || m.files.Files[1].Priority != swarm.PriorityHigh {
-		t.Fatalf("file priorities not shown as changed: %+v", m.files.Files)
+	if files.Files[0].Priority != swarm.PrioritySkip || files.Files[1].Priority != swarm.PriorityHigh {
+		t.Fatalf("file priorities not shown as changed: %+v", files.Files)
 	}
 	m = press(t, m, "esc")
 
@@ -302,8 +304,8 @@ func TestActionsGoThroughBackend(t *testing.T) {
 	m = typeText(t, m, strings.Repeat("ab", 20))
 	next, cmd = m.Update(keyMsg("enter"))
 	m = runCmd(t, next.(Model), cmd)
-	if m.dlg != dlgNone {
-		t.Fatalf("add dialog still open: err %q", m.add.Err)
+	if m.dlg != nil {
+		t.Fatalf("add dialog still open: %v", m)
 	}
 
 	want := []string{
@@ -334,7 +336,7 @@ func TestAddErrorsStayInDialog(t *testing.T) {
 	}
 	next, cmd := m.Update(keyMsg("enter"))
 	m = runCmd(t, next.(Model), cmd)
-	if m.dlg != dlgAdd || !strings.Contains(m.View(), "engine closed") {
+	if _, ok := m.dlg.(*dialog.Add); !ok || !strings.Contains(m.View(), "engine closed") {
 		t.Fatalf("backend error not in dialog:\n%s", m.View())
 	}
 }
@@ -344,7 +346,7 @@ func TestReadOnlyWithoutBackend(t *testing.T) {
 	m = step(t, m, tea.WindowSizeMsg{Width: 80, Height: 24})
 	m = step(t, m, snapshotMsg{snap: fixtureSnapshot(3)})
 	m = press(t, m, "a")
-	if m.dlg != dlgNone || !strings.Contains(m.View(), "read-only") {
+	if m.dlg != nil || !strings.Contains(m.View(), "read-only") {
 		t.Fatalf("no read-only notice:\n%s", m.View())
 	}
 }
@@ -502,7 +504,7 @@ func TestQuit(t *testing.T) {
 	// q inside the add dialog is text, not quit.
 	m := newFixtureModel(t, 80, 24, 5)
 	m = press(t, m, "a", "q")
-	if m.add.Input.Value() != "q" || m.quitting {
+	if d, ok := m.dlg.(*dialog.Add); !ok || d.Input.Value() != "q" || m.quitting {
 		t.Fatal("q in the add dialog quit instead of typing")
 	}
 }
@@ -512,11 +514,11 @@ func TestPeerDetails(t *testing.T) {
 	m = press(t, m, "2", "enter")
 	p, _ := m.peers.Selected()
 	v := m.View()
-	if m.dlg != dlgPeer || !strings.Contains(v, p.Addr) || !strings.Contains(v, string(p.Origin)) {
+	if d, ok := m.dlg.(*dialog.Text); !ok || d.Title() != "Peer details" || !strings.Contains(v, p.Addr) || !strings.Contains(v, string(p.Origin)) {
 		t.Fatalf("peer details missing:\n%s", v)
 	}
 	m = press(t, m, "esc")
-	if m.dlg != dlgNone {
+	if m.dlg != nil {
 		t.Fatal("esc did not close details")
 	}
 }
@@ -531,7 +533,7 @@ func TestCachedPanesFollowNewData(t *testing.T) {
 	}
 	m = step(t, m, snapshotMsg{snap: s})
 	after := m.View()
-	if before == after || !strings.Contains(after, "history, last 0s") {
+	if before == after || !strings.Contains(after, "last 0s") {
 		t.Fatalf("paths pane kept a stale frame:\n%s", after)
 	}
 	rep := fixtureNAT()

@@ -41,17 +41,6 @@ func TestNetworkStringsCannotReachTheTerminal(t *testing.T) {
 	}
 }
 
-func TestCleanKeepsOrdinaryText(t *testing.T) {
-	for _, s := range []string{"", "qBittorrent 4.6.5", "µTorrent 3.6", "日本語のファイル.mkv", "a\u00a0b", "emoji 🎬"} {
-		if clean(s) != s {
-			t.Errorf("clean(%q) = %q", s, clean(s))
-		}
-	}
-	if got := clean("a\tb\x1bc"); got != "a\uFFFDb\uFFFDc" {
-		t.Errorf("clean = %q", got)
-	}
-}
-
 func hasControl(s string) bool {
 	for _, r := range s {
 		if r == '\n' {

@@ -13,7 +13,8 @@ import (
 	"github.com/swarmscope/swarmscope/engine/swarm"
 	"github.com/swarmscope/swarmscope/nat"
 	"github.com/swarmscope/swarmscope/styles"
-	"github.com/swarmscope/swarmscope/ui/tui/format"
+	"github.com/swarmscope/swarmscope/ui/natreport"
+	"github.com/swarmscope/swarmscope/ui/text"
 	"github.com/swarmscope/swarmscope/ui/tui/render"
 )
 
@@ -73,9 +74,9 @@ func Lines(th *styles.Theme, in Input, w, h int) []string {
 	out = append(out, render.Fit(head, w))
 
 	youText := map[int]string{
-		1: th.Bold.Render(orDash(snap.ListenAddr)),
-		3: th.Good.Render("↓ " + format.Rate(snap.DownBps)),
-		5: th.Accent.Render("↑ " + format.Rate(snap.UpBps)),
+		1: th.Bold.Render(text.OrDash(snap.ListenAddr)),
+		3: th.Good.Render("↓ " + text.Rate(snap.DownBps)),
+		5: th.Accent.Render("↑ " + text.Rate(snap.UpBps)),
 		7: th.Subtle.Render(plural(len(snap.Torrents), "torrent")),
 	}
 	wallText := natText(th, in.Report, in.NATRunning)
@@ -126,11 +127,11 @@ func Lines(th *styles.Theme, in Input, w, h int) []string {
 	out = append(out, "")
 	out = append(out, " "+render.Legend(th)+th.Faint.Render("   arrows: who dialed whom"))
 	if in.Report != nil {
-		text := in.Report.Reachable.Verdict.Text()
+		verdict := in.Report.Reachable.Verdict.Text()
 		if a := in.Report.Reachable.Advice; a != "" {
-			text += " — " + a
+			verdict += " — " + a
 		}
-		for i, l := range render.Wrap(text, w-2) {
+		for i, l := range text.Wrap(verdict, w-2) {
 			if i == 0 {
 				out = append(out, " "+th.Level(int(in.Report.Reachable.Verdict.Grade())).Render(l))
 			} else {
@@ -185,7 +186,7 @@ func historyChart(th *styles.Theme, s *swarm.Snapshot, w int) []string {
 		return nil
 	}
 	span := time.Duration(n) * time.Second
-	out := []string{"", " " + th.Header.Render(fmt.Sprintf("download by path, last %s (full block = %s)", format.Span(span), format.Rate(peak)))}
+	out := []string{"", " " + th.Header.Render(fmt.Sprintf("download by path, last %s (full block = %s)", text.Span(span), text.Rate(peak)))}
 	cw := w - 18
 	for _, o := range swarm.AllOrigins() {
 		p := s.Path(o)
@@ -212,7 +213,7 @@ func lastPunch(th *styles.Theme, recent []swarm.Event, now time.Time) string {
 		if e.Via != "" {
 			s += " via " + e.Via
 		}
-		return render.Origin(th, swarm.OriginHolepunched).Render(s) + th.Faint.Render(" "+format.Duration(now.Sub(e.Time))+" ago")
+		return render.Origin(th, swarm.OriginHolepunched).Render(s) + th.Faint.Render(" "+text.Duration(now.Sub(e.Time))+" ago")
 	}
 	return ""
 }
@@ -242,16 +243,13 @@ func natText(th *styles.Theme, r *nat.Report, running bool) map[int]string {
 	}
 	t := map[int]string{
 		1: th.Level(int(r.NATType.Grade())).Render(string(orType(r.NATType))),
-		3: orDash(r.PublicAddr),
+		3: text.OrDash(r.PublicAddr),
 		5: th.Subtle.Render("map " + abbrev(r.Mapping) + " · filter " + abbrev(r.Filtering)),
 	}
-	switch {
-	case len(r.UPnP.Mappings) > 0:
-		t[7] = render.Origin(th, swarm.OriginUPnP).Render(fmt.Sprintf("UPnP %d mapping(s)", len(r.UPnP.Mappings)))
-	case r.UPnP.Found:
-		t[7] = th.Warn.Render("UPnP, no mapping")
-	default:
-		t[7] = th.Subtle.Render("no UPnP")
+	if st := natreport.UPnPState(r.UPnP); st == text.UPnPMapped {
+		t[7] = render.Origin(th, swarm.OriginUPnP).Render(st.String())
+	} else {
+		t[7] = th.Level(st.Level()).Render(st.String())
 	}
 	if nat.Yes(r.DoubleNAT) {
 		t[9] = th.Bad.Render("⚠ double NAT")
@@ -391,9 +389,9 @@ func label(th *styles.Theme, g geometry, o swarm.Origin, p swarm.PathStats, rece
 	if g.compact {
 		name, nameW = o.Info().Short, 4
 	}
-	stats := fmt.Sprintf("%3d %s ↓ %s ↑ %s", p.Peers, pl(p.Peers), render.FitRight(format.Rate(p.DownBps), 9), render.FitRight(format.Rate(p.UpBps), 9))
+	stats := fmt.Sprintf("%3d %s ↓ %s ↑ %s", p.Peers, pl(p.Peers), render.FitRight(text.Rate(p.DownBps), 9), render.FitRight(text.Rate(p.UpBps), 9))
 	if g.compact {
-		stats = fmt.Sprintf("%3d ↓%s", p.Peers, render.FitRight(format.Rate(p.DownBps), 9))
+		stats = fmt.Sprintf("%3d ↓%s", p.Peers, render.FitRight(text.Rate(p.DownBps), 9))
 	}
 	if p.Peers == 0 {
 		stats = th.Faint.Render(stats)
@@ -488,7 +486,7 @@ func holepunchLines(th *styles.Theme, recent []swarm.Event, now time.Time, loc *
 		if len(outcomes) >= 6 {
 			continue
 		}
-		ago := format.Duration(now.Sub(e.Time))
+		ago := text.Duration(now.Sub(e.Time))
 		line := th.Faint.Render(e.Time.In(loc).Format("15:04:05")+" "+render.FitRight(ago, 3)+" ago") + " " +
 			st.Render(mark+" "+strings.TrimPrefix(string(e.Kind), "holepunch-")) + " " + e.Peer
 		if e.Via != "" {
@@ -533,13 +531,6 @@ func recentHolepunches(evs []swarm.Event, now time.Time) []swarm.Event {
 		out[i], out[j] = out[j], out[i]
 	}
 	return out
-}
-
-func orDash(s string) string {
-	if s == "" {
-		return "-"
-	}
-	return s
 }
 
 func orType(t nat.Type) nat.Type {

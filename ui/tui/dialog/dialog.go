@@ -1,13 +1,13 @@
 // Package dialog holds the modal boxes drawn over the main screen: add a
-// torrent, confirm a removal, file priorities, a peer's details and help.
-// Dialogs only collect the user's intent; the parent turns it into backend
-// commands, so no dialog ever does I/O.
+// torrent, confirm a removal, file priorities, and text boxes (help, a
+// peer's or an event's details). Each is a pane.Dialog. Dialogs only
+// collect the user's intent: the commands that act are made by the root
+// model and handed in, so no dialog does I/O itself.
 package dialog
 
 import (
 	"fmt"
 	"strings"
-	"time"
 
 	"github.com/charmbracelet/bubbles/key"
 	"github.com/charmbracelet/bubbles/textinput"
@@ -15,9 +15,9 @@ import (
 
 	"github.com/swarmscope/swarmscope/engine/swarm"
 	"github.com/swarmscope/swarmscope/styles"
-	"github.com/swarmscope/swarmscope/ui/tui/format"
+	"github.com/swarmscope/swarmscope/ui/text"
 	"github.com/swarmscope/swarmscope/ui/tui/keys"
-	"github.com/swarmscope/swarmscope/ui/tui/peers"
+	"github.com/swarmscope/swarmscope/ui/tui/pane"
 	"github.com/swarmscope/swarmscope/ui/tui/render"
 )
 
@@ -40,26 +40,26 @@ func Hint(th *styles.Theme, bs ...key.Binding) string {
 	return strings.Join(parts, th.Faint.Render(" • "))
 }
 
-// Action is what the user asked a dialog for.
-type Action int
-
-const (
-	None Action = iota
-	Cancel
-	Submit
-)
+// AddResult is the outcome of adding a source, delivered to the open add
+// dialog and to the root.
+type AddResult struct {
+	InfoHash string
+	Err      error
+}
 
 // Add asks for a magnet link, .torrent path or info hash.
 type Add struct {
-	th    *styles.Theme
-	keys  keys.DialogKeys
-	Input textinput.Model
-	Err   string
-	Busy  bool
+	th     *styles.Theme
+	keys   keys.DialogKeys
+	submit func(source string) tea.Cmd
+	Input  textinput.Model
+	Err    string
+	Busy   bool
 }
 
-// NewAdd returns an empty, focused add dialog.
-func NewAdd(th *styles.Theme) Add {
+// NewAdd returns an empty, focused add dialog; submit makes the command
+// that adds the source the user typed.
+func NewAdd(th *styles.Theme, submit func(source string) tea.Cmd) *Add {
 	ti := textinput.New()
 	ti.Placeholder = "magnet:?xt=urn:btih:…  or  /path/file.torrent  or  40-hex info hash"
 	ti.Prompt = "› "
@@ -69,37 +69,45 @@ func NewAdd(th *styles.Theme) Add {
 	ti.Cursor.Style = th.Accent
 	ti.CharLimit = 8192
 	ti.Focus()
-	return Add{th: th, keys: keys.Dialog(), Input: ti}
+	return &Add{th: th, keys: keys.Dialog(), submit: submit, Input: ti}
 }
 
-// Update handles a message; Submit means the value should be added.
-func (d Add) Update(msg tea.Msg) (Add, Action, tea.Cmd) {
-	if k, ok := msg.(tea.KeyMsg); ok {
-		switch k.String() {
+// Update handles typing, enter and esc, and the result of the add.
+func (d *Add) Update(msg tea.Msg) pane.Reply {
+	switch msg := msg.(type) {
+	case AddResult:
+		d.Busy = false
+		if msg.Err != nil {
+			d.Err = text.CleanLine(msg.Err.Error())
+			return pane.Handled
+		}
+		return pane.Reply{Handled: true, Close: true}
+	case tea.KeyMsg:
+		switch msg.String() {
 		case "esc":
-			return d, Cancel, nil
+			return pane.Reply{Handled: true, Close: true}
 		case "enter":
 			if d.Busy {
-				return d, None, nil
+				return pane.Handled
 			}
 			if strings.TrimSpace(d.Input.Value()) == "" {
 				d.Err = "enter a magnet link, a .torrent file path or a 40-hex info hash"
-				return d, None, nil
+				return pane.Handled
 			}
-			d.Err = ""
-			d.Busy = true
-			return d, Submit, nil
+			d.Err, d.Busy = "", true
+			return pane.Reply{Handled: true, Cmd: d.submit(d.Input.Value())}
 		}
 		d.Err = "" // typing clears the old complaint
 	}
 	var cmd tea.Cmd
 	d.Input, cmd = d.Input.Update(msg)
-	return d, None, cmd
+	return pane.Reply{Handled: true, Cmd: cmd}
 }
 
-// Lines draws the dialog w cells wide.
-func (d Add) Lines(w int) []string {
+// View draws the dialog.
+func (d *Add) View(W, H int) []string {
 	th := d.th
+	w := min(80, W-4)
 	d.Input.Width = max(w-8, 10)
 	body := []string{
 		th.Subtle.Render("Magnet link, path to a .torrent file, or info hash:"),
@@ -111,7 +119,7 @@ func (d Add) Lines(w int) []string {
 	case d.Busy:
 		body = append(body, th.Warn.Render("adding…"))
 	case d.Err != "":
-		for i, l := range render.Wrap("✗ "+d.Err, w-6) {
+		for i, l := range text.Wrap("✗ "+d.Err, w-6) {
 			if i > 0 {
 				l = "  " + l
 			}
@@ -128,39 +136,41 @@ func (d Add) Lines(w int) []string {
 type Remove struct {
 	th       *styles.Theme
 	keys     keys.DialogKeys
+	remove   func(deleteData bool) tea.Cmd
 	InfoHash string
 	Name     string
 }
 
-// NewRemove asks about torrent t.
-func NewRemove(th *styles.Theme, t swarm.TorrentInfo) Remove {
+// NewRemove asks about torrent t; remove makes the command that removes it.
+func NewRemove(th *styles.Theme, t swarm.TorrentInfo, remove func(deleteData bool) tea.Cmd) *Remove {
 	name := t.Name
 	if name == "" {
 		name = t.InfoHash
 	}
-	return Remove{th: th, keys: keys.Dialog(), InfoHash: t.InfoHash, Name: name}
+	return &Remove{th: th, keys: keys.Dialog(), remove: remove, InfoHash: t.InfoHash, Name: name}
 }
 
-// Update returns Submit with deleteData set when the user confirmed.
-func (d Remove) Update(msg tea.Msg) (act Action, deleteData bool) {
+// Update removes on y/enter (keeping the data) or D (deleting it).
+func (d *Remove) Update(msg tea.Msg) pane.Reply {
 	k, ok := msg.(tea.KeyMsg)
 	if !ok {
-		return None, false
+		return pane.Reply{}
 	}
 	switch {
 	case key.Matches(k, d.keys.DeleteData):
-		return Submit, true
+		return pane.Reply{Handled: true, Close: true, Cmd: d.remove(true)}
 	case key.Matches(k, d.keys.Confirm):
-		return Submit, false
+		return pane.Reply{Handled: true, Close: true, Cmd: d.remove(false)}
 	case key.Matches(k, d.keys.Cancel), k.String() == "n":
-		return Cancel, false
+		return pane.Reply{Handled: true, Close: true}
 	}
-	return None, false
+	return pane.Handled
 }
 
-// Lines draws the dialog.
-func (d Remove) Lines(w int) []string {
+// View draws the dialog.
+func (d *Remove) View(W, H int) []string {
 	th := d.th
+	w := min(72, W-4)
 	body := []string{
 		"Remove " + th.Bold.Render(render.Truncate(d.Name, max(w-14, 8))) + "?",
 		th.Subtle.Render("Downloaded data is kept unless you press D."),
@@ -170,40 +180,77 @@ func (d Remove) Lines(w int) []string {
 	return Frame(th, "Remove torrent", body, w)
 }
 
+// PriorityResult is the outcome of setting a file's priority.
+type PriorityResult struct {
+	InfoHash string
+	File     int
+	Prio     swarm.Priority
+	Err      error
+}
+
 // Files shows a torrent's files and changes their priorities.
 type Files struct {
 	th       *styles.Theme
 	keys     keys.DialogKeys
+	set      func(file int, p swarm.Priority) tea.Cmd
 	InfoHash string
 	Name     string
 	Files    []swarm.FileInfo
 	List     render.List
 }
 
-// NewFiles opens the file list of t.
-func NewFiles(th *styles.Theme, t swarm.TorrentInfo) Files {
-	f := Files{th: th, keys: keys.Dialog(), InfoHash: t.InfoHash, Name: t.Name}
+// NewFiles opens the file list of t; set makes the command that changes a
+// priority (nil: read-only).
+func NewFiles(th *styles.Theme, t swarm.TorrentInfo, set func(file int, p swarm.Priority) tea.Cmd) *Files {
+	f := &Files{th: th, keys: keys.Dialog(), set: set, InfoHash: t.InfoHash, Name: t.Name}
 	f.SetFiles(t.Files)
 	return f
 }
 
-// SetFiles refreshes the list from a newer snapshot.
+// SetFiles refreshes the list.
 func (d *Files) SetFiles(fs []swarm.FileInfo) {
 	d.Files = fs
 	d.List.Len = len(fs)
 	d.List.Clamp()
 }
 
-// Update returns the file and priority to set, if the user chose one.
-func (d *Files) Update(msg tea.Msg) (act Action, file int, p swarm.Priority) {
-	k, ok := msg.(tea.KeyMsg)
-	if !ok {
-		return None, 0, 0
+// SetSnapshot follows the torrent's files in a newer snapshot.
+func (d *Files) SetSnapshot(s *swarm.Snapshot) {
+	for _, t := range s.Torrents {
+		if t.InfoHash == d.InfoHash {
+			d.SetFiles(t.Files)
+		}
 	}
+}
+
+// Update moves the cursor, sets priorities, and shows a change as soon as
+// the backend made it.
+func (d *Files) Update(msg tea.Msg) pane.Reply {
+	switch msg := msg.(type) {
+	case PriorityResult:
+		if msg.Err == nil && msg.InfoHash == d.InfoHash && msg.File >= 0 && msg.File < len(d.Files) {
+			fs := append([]swarm.FileInfo(nil), d.Files...)
+			fs[msg.File].Priority = msg.Prio
+			d.SetFiles(fs)
+		}
+		return pane.Reply{}
+	case tea.KeyMsg:
+		return d.key(msg)
+	}
+	return pane.Reply{}
+}
+
+func (d *Files) key(k tea.KeyMsg) pane.Reply {
 	cur := d.List.Cursor
+	choose := func(p swarm.Priority) pane.Reply {
+		if d.set == nil {
+			return pane.Reply{Handled: true, Status: "read-only: priorities cannot be changed here", StatusErr: true}
+		}
+		return pane.Reply{Handled: true, Cmd: d.set(cur, p)}
+	}
 	switch {
 	case key.Matches(k, d.keys.Cancel), k.String() == "q", k.String() == "f":
-		return Cancel, 0, 0
+		return pane.Reply{Handled: true, Close: true}
 	case key.Matches(k, d.keys.Up):
 		d.List.Move(-1)
 	case key.Matches(k, d.keys.Down):
@@ -218,20 +265,21 @@ func (d *Files) Update(msg tea.Msg) (act Action, file int, p swarm.Priority) {
 		d.List.End()
 	case cur >= len(d.Files):
 	case key.Matches(k, d.keys.Skip):
-		return Submit, cur, swarm.PrioritySkip
+		return choose(swarm.PrioritySkip)
 	case key.Matches(k, d.keys.Normal):
-		return Submit, cur, swarm.PriorityNormal
+		return choose(swarm.PriorityNormal)
 	case key.Matches(k, d.keys.High):
-		return Submit, cur, swarm.PriorityHigh
+		return choose(swarm.PriorityHigh)
 	case key.Matches(k, d.keys.Cycle):
-		return Submit, cur, (d.Files[cur].Priority + 1) % 3
+		return choose((d.Files[cur].Priority + 1) % 3)
 	}
-	return None, 0, 0
+	return pane.Handled
 }
 
-// Lines draws the dialog with at most h lines.
-func (d *Files) Lines(w, h int) []string {
+// View draws the dialog.
+func (d *Files) View(W, H int) []string {
 	th := d.th
+	w, h := min(96, W-4), H-2
 	d.List.Height = max(min(len(d.Files), h-6), 1)
 	d.List.Clamp()
 	body := []string{th.Subtle.Render(render.Fit(d.Name, w-4))}
@@ -256,7 +304,7 @@ func (d *Files) Lines(w, h int) []string {
 		if f.Size > 0 {
 			frac = float64(f.Completed) / float64(f.Size)
 		}
-		right := " " + prio + " " + render.FitRight(format.Percent(frac), 4) + " " + render.FitRight(format.Bytes(f.Size), 7)
+		right := " " + prio + " " + render.FitRight(text.Percent(frac), 4) + " " + render.FitRight(text.Bytes(f.Size), 7)
 		line := cur + render.Fit(f.Path, max(w-4-1-render.Width(right), 4)) + right
 		if i == d.List.Cursor {
 			line = render.Highlight(line, true, th)
@@ -267,35 +315,51 @@ func (d *Files) Lines(w, h int) []string {
 	return Frame(th, fmt.Sprintf("Files (%d)", len(d.Files)), body, w)
 }
 
-// PeerLines draws the details of peer p at time now.
-func PeerLines(th *styles.Theme, p swarm.PeerInfo, now time.Time, w int) []string {
-	kv := func(k, v string) string { return th.Subtle.Render(render.Fit(k, 12)) + v }
-	enc := "no"
-	if p.Encrypted {
-		enc = "yes (MSE)"
-	}
-	body := []string{
-		kv("origin", render.OriginBold(th, p.Origin).Render(p.Origin.Info().Glyph+" "+string(p.Origin))+th.Subtle.Render("  "+p.Origin.Info().Explain)),
-		kv("address", p.Addr),
-		kv("transport", string(p.Transport)),
-		kv("client", orDash(p.Client)),
-		kv("discovered", string(p.Discovery)),
-		kv("encrypted", enc),
-		kv("flags", peers.Flags(&p)),
-		kv("has", format.Percent(p.Progress)),
-		kv("↓ from peer", format.Rate(p.DownBps)+th.Subtle.Render("  "+format.Bytes(p.DownBytes)+" total")),
-		kv("↑ to peer", format.Rate(p.UpBps)+th.Subtle.Render("  "+format.Bytes(p.UpBytes)+" total")),
-		kv("connected", format.Duration(now.Sub(p.Since))+" ago"),
-		kv("id", th.Faint.Render(p.ID)),
-		"",
-		Hint(th, key.NewBinding(key.WithHelp("esc/enter", "close"))),
-	}
-	return Frame(th, "Peer details", body, w)
+// Text is a box of text to read (help, a peer's or an event's details):
+// body draws it for a width, and esc, enter, q or ? close it.
+type Text struct {
+	th    *styles.Theme
+	title string
+	maxW  int
+	body  func(w, h int) []string
 }
 
-func orDash(s string) string {
-	if s == "" {
-		return "-"
+// NewText makes a text box at most maxW cells wide; body draws its lines
+// for the inner width and the screen height.
+func NewText(th *styles.Theme, title string, maxW int, body func(w, h int) []string) *Text {
+	return &Text{th: th, title: title, maxW: maxW, body: body}
+}
+
+// Title is the box's title.
+func (d *Text) Title() string { return d.title }
+
+// Update closes the box on esc, enter, q or ?.
+func (d *Text) Update(msg tea.Msg) pane.Reply {
+	k, ok := msg.(tea.KeyMsg)
+	if !ok {
+		return pane.Reply{}
 	}
-	return s
+	switch k.String() {
+	case "esc", "enter", "q", "?":
+		return pane.Reply{Handled: true, Close: true}
+	}
+	return pane.Handled
+}
+
+// View draws the box.
+func (d *Text) View(W, H int) []string {
+	w := min(d.maxW, W-2)
+	body := d.body(w-4, H)
+	body = append(body, "", Hint(d.th, key.NewBinding(key.WithHelp("esc/enter", "close"))))
+	// As wide as the text needs, no wider.
+	need := render.Width(d.title) + 6
+	for _, l := range body {
+		need = max(need, render.Width(l)+4)
+	}
+	return Frame(d.th, d.title, body, min(w, need))
+}
+
+// KV renders a label and its value for a details box.
+func KV(th *styles.Theme, label, value string, labelW int) string {
+	return th.Subtle.Render(render.Fit(label, labelW)) + value
 }

@@ -34,7 +34,7 @@ func Default() KeyMap {
 		End:      b(k("end", "G"), h("end/G", "last")),
 		NextPane: b(k("tab"), h("tab", "next pane")),
 		PrevPane: b(k("shift+tab"), h("shift+tab", "previous pane")),
-		Pane:     b(k("1", "2", "3", "4", "5"), h("1-5", "go to pane")),
+		Pane:     b(k("1", "2", "3", "4", "5", "6", "7", "8", "9"), h("1-9", "go to pane")),
 		Map:      b(k("m"), h("m", "connectivity map")),
 		Help:     b(k("?"), h("?", "help")),
 		Quit:     b(k("q", "ctrl+c"), h("q", "quit")),

@@ -1,27 +1,30 @@
-// Package natview draws a nat.Report: the user's endpoints, the NAT's
-// mapping and filtering behaviour, the UPnP mapping, and the verdict with
-// advice. Lines builds plain lines so the same drawing serves the pane, a
-// scrolling viewport and the printed `swarmscope nat` report.
+// Package natview is the NAT pane: the user's endpoints, the NAT's mapping
+// and filtering behaviour, the port mapping, and the verdict with advice,
+// drawn by the renderer the `swarmscope nat` printer uses (ui/natreport).
 package natview
 
 import (
-	"fmt"
-	"strings"
-	"time"
+	"github.com/charmbracelet/bubbles/key"
+	tea "github.com/charmbracelet/bubbletea"
 
 	"github.com/swarmscope/swarmscope/nat"
 	"github.com/swarmscope/swarmscope/styles"
-	"github.com/swarmscope/swarmscope/ui/tui/format"
+	"github.com/swarmscope/swarmscope/ui/natreport"
+	"github.com/swarmscope/swarmscope/ui/tui/keys"
+	"github.com/swarmscope/swarmscope/ui/tui/pane"
 	"github.com/swarmscope/swarmscope/ui/tui/render"
 )
 
 // Model is the NAT pane.
 type Model struct {
-	th      *styles.Theme
-	report  *nat.Report
-	running bool
-	err     string
-	offset  int
+	th       *styles.Theme
+	keys     keys.KeyMap
+	canRerun bool
+	report   *nat.Report
+	running  bool
+	err      string
+	offset   int
+	w, h     int
 	// cache is made by New and shared by the model's copies (View runs on
 	// a copy); it is keyed by the report pointer, new on every SetReport.
 	cache *reportCache
@@ -33,8 +36,52 @@ type reportCache struct {
 	lines  []string
 }
 
-// New returns a pane with no report yet.
-func New(th *styles.Theme) Model { return Model{th: th, cache: &reportCache{}} }
+// New returns a pane with no report yet; canRerun says whether r runs a
+// diagnosis here.
+func New(th *styles.Theme, k keys.KeyMap, canRerun bool) Model {
+	return Model{th: th, keys: k, canRerun: canRerun, cache: &reportCache{}}
+}
+
+// Name is the pane's title.
+func (m *Model) Name() string { return "NAT" }
+
+// Info says a diagnosis is running.
+func (m *Model) Info() string {
+	if m.running {
+		return m.th.Warn.Render("checking…")
+	}
+	return ""
+}
+
+// SetSize sets the content area.
+func (m *Model) SetSize(w, h int) { m.w, m.h = w, h }
+
+// ShortHelp is the footer's hints.
+func (m *Model) ShortHelp() []key.Binding { return []key.Binding{m.keys.Rerun, m.keys.Map} }
+
+// Key scrolls the report.
+func (m *Model) Key(msg tea.KeyMsg) pane.Reply {
+	switch {
+	case key.Matches(msg, m.keys.Up):
+		m.Scroll(-1)
+	case key.Matches(msg, m.keys.Down):
+		m.Scroll(1)
+	case key.Matches(msg, m.keys.Home):
+		m.offset = 0
+	default:
+		return pane.Reply{}
+	}
+	return pane.Handled
+}
+
+// Click: nothing to select.
+func (m *Model) Click(x, y int) pane.Reply { return pane.Handled }
+
+// Scroll moves the view by d lines.
+func (m *Model) Scroll(d int) pane.Reply {
+	m.offset = max(0, m.offset+d)
+	return pane.Handled
+}
 
 // SetReport shows r.
 func (m *Model) SetReport(r nat.Report) { m.report, m.err, m.running = &r, "", false }
@@ -59,15 +106,9 @@ func (m *Model) SetError(err error) { m.err, m.running = err.Error(), false }
 // Failed reports whether the last diagnosis failed.
 func (m *Model) Failed() bool { return m.err != "" }
 
-// Scroll moves the view by d lines.
-func (m *Model) Scroll(d int) { m.offset = max(0, m.offset+d) }
-
-// Home scrolls to the top.
-func (m *Model) Home() { m.offset = 0 }
-
-// Lines renders the pane content, w x h.
-func (m *Model) Lines(w, h int, canRerun bool) []string {
-	th := m.th
+// Lines renders the pane content at the size set.
+func (m *Model) Lines(focused bool) []string {
+	th, w, h := m.th, m.w, m.h
 	var out []string
 	switch {
 	case m.running:
@@ -78,7 +119,7 @@ func (m *Model) Lines(w, h int, canRerun bool) []string {
 	if m.report == nil {
 		if !m.running {
 			msg := "no NAT diagnosis yet"
-			if canRerun {
+			if m.canRerun {
 				msg += " — press r to run one"
 			}
 			out = append(out, th.Subtle.Render(msg))
@@ -86,7 +127,7 @@ func (m *Model) Lines(w, h int, canRerun bool) []string {
 		return render.Block(out, w, h)
 	}
 	out = append(out, m.reportLines(w)...)
-	if canRerun && !m.running {
+	if m.canRerun && !m.running {
 		out = append(out, th.Faint.Render("r re-runs the diagnosis"))
 	}
 	m.offset = max(0, min(m.offset, len(out)-h))
@@ -100,131 +141,9 @@ func (m *Model) reportLines(w int) []string {
 	if c != nil && c.report == m.report && c.w == w {
 		return c.lines
 	}
-	lines := Lines(m.th, *m.report, w)
+	lines := natreport.Lines(m.th, *m.report, natreport.Compact, w)
 	if c != nil {
 		*c = reportCache{report: m.report, w: w, lines: lines}
 	}
 	return lines
-}
-
-// Lines draws report r in width w (lines may be shorter).
-func Lines(th *styles.Theme, r nat.Report, w int) []string {
-	const k = 16
-	kv := func(key, val string) string {
-		return th.Subtle.Render(render.Fit(key, k)) + val
-	}
-	var out []string
-	out = append(out, render.NATBadge(th, r.NATType)+" "+render.Verdict(th, r.Reachable.Verdict))
-	out = append(out, kv("local", orDash(r.LocalAddr)))
-	pub := orDash(r.PublicAddr)
-	if nat.No(r.BehindNAT) && r.PublicAddr != "" {
-		pub += th.Good.Render("  (no NAT)")
-	}
-	out = append(out, kv("public", pub))
-	out = append(out, kv("mapping", behavior(th, r.Mapping)))
-	out = append(out, kv("filtering", behavior(th, r.Filtering)))
-	out = append(out, kv("port preserved", yesNo(th, r.PortPreserved, true)))
-	out = append(out, kv("hairpin", yesNo(th, r.Hairpin, true)))
-	if nat.Yes(r.DoubleNAT) {
-		out = append(out, th.Bad.Render("⚠ double NAT: another NAT sits behind your router; UPnP on the inner one cannot open you to the internet"))
-	}
-	// UPnP
-	u := r.UPnP
-	switch {
-	case u.Found:
-		dev := u.Device
-		if dev == "" {
-			dev = "IGD"
-		}
-		out = append(out, kv("UPnP", th.Good.Render("✓ "+dev)))
-		out = append(out, kv("external IP", orDash(u.ExternalIP)))
-		if len(u.Mappings) == 0 {
-			out = append(out, kv("", th.Warn.Render("no mapping held")))
-		}
-		for _, mp := range u.Mappings {
-			lease := "permanent"
-			if mp.LeaseS > 0 {
-				lease = "lease " + leaseLeft(time.Duration(mp.LeaseS)*time.Second)
-			}
-			line := fmt.Sprintf("%s %d → %s ", mp.Proto, mp.ExternalPort, mp.Internal)
-			if k+render.Width(line+lease) > w {
-				// The internal host is ours anyway; its port is what matters.
-				if i := strings.LastIndexByte(mp.Internal, ':'); i >= 0 {
-					line = fmt.Sprintf("%s %d → %s ", mp.Proto, mp.ExternalPort, mp.Internal[i:])
-				}
-			}
-			out = append(out, kv("", line+th.Subtle.Render(lease)))
-		}
-		if u.Error != "" {
-			out = append(out, kv("", th.Bad.Render(u.Error)))
-		}
-	case u.Error != "":
-		out = append(out, kv("UPnP", th.Bad.Render("✗ "+u.Error)))
-	default:
-		out = append(out, kv("UPnP", th.Subtle.Render("no UPnP gateway found")))
-	}
-	// STUN servers, briefly.
-	ok, total := 0, len(r.Servers)
-	for _, s := range r.Servers {
-		if s.Error == "" {
-			ok++
-		}
-	}
-	if total > 0 {
-		out = append(out, kv("STUN", fmt.Sprintf("%d/%d servers answered in %.0f ms", ok, total, r.DurationMs)))
-	}
-	if r.Reachable.Advice != "" {
-		out = append(out, "")
-		for i, l := range render.Wrap(r.Reachable.Advice, max(w-2, 20)) {
-			if i == 0 {
-				out = append(out, th.Accent.Render("» ")+l)
-			} else {
-				out = append(out, "  "+l)
-			}
-		}
-	}
-	return out
-}
-
-func orDash(s string) string {
-	if s == "" {
-		return "-"
-	}
-	return s
-}
-
-func behavior(th *styles.Theme, b nat.Behavior) string {
-	switch b {
-	case nat.BehaviorEndpointIndependent, nat.BehaviorNone:
-		return th.Good.Render(string(b))
-	case nat.BehaviorAddressDependent:
-		return th.Warn.Render(string(b))
-	case nat.BehaviorAddressAndPortDependent:
-		return th.Bad.Render(string(b))
-	case "":
-		return th.Subtle.Render("unknown")
-	}
-	return th.Subtle.Render(string(b))
-}
-
-func yesNo(th *styles.Theme, b *bool, goodWhenTrue bool) string {
-	switch {
-	case b == nil:
-		return th.Subtle.Render("unknown")
-	case *b == goodWhenTrue:
-		return th.Good.Render(map[bool]string{true: "yes", false: "no"}[*b])
-	}
-	return th.Warn.Render(map[bool]string{true: "yes", false: "no"}[*b])
-}
-
-// leaseLeft is a lease in whole minutes or hours, short enough to stay on
-// the mapping's line.
-func leaseLeft(d time.Duration) string {
-	switch {
-	case d < time.Minute:
-		return format.Duration(d)
-	case d < time.Hour:
-		return fmt.Sprintf("%dm", int(d/time.Minute))
-	}
-	return fmt.Sprintf("%dh%02dm", int(d/time.Hour), int(d%time.Hour/time.Minute))
 }

@@ -8,9 +8,14 @@ import (
 	"strings"
 	"time"
 
+	"github.com/charmbracelet/bubbles/key"
+	tea "github.com/charmbracelet/bubbletea"
+
 	"github.com/swarmscope/swarmscope/engine/swarm"
 	"github.com/swarmscope/swarmscope/styles"
-	"github.com/swarmscope/swarmscope/ui/tui/format"
+	"github.com/swarmscope/swarmscope/ui/text"
+	"github.com/swarmscope/swarmscope/ui/tui/keys"
+	"github.com/swarmscope/swarmscope/ui/tui/pane"
 	"github.com/swarmscope/swarmscope/ui/tui/render"
 )
 
@@ -25,6 +30,8 @@ type Model struct {
 	// is kept in cache until the data or the size changes.
 	token *byte
 	cache *frameCache
+	keys  keys.KeyMap
+	w, h  int
 }
 
 type frameCache struct {
@@ -34,7 +41,28 @@ type frameCache struct {
 }
 
 // New returns an empty pane.
-func New(th *styles.Theme) Model { return Model{th: th, cache: &frameCache{}} }
+func New(th *styles.Theme, k keys.KeyMap) Model { return Model{th: th, keys: k, cache: &frameCache{}} }
+
+// Name is the pane's title.
+func (m *Model) Name() string { return "Paths" }
+
+// Info adds nothing to the title.
+func (m *Model) Info() string { return "" }
+
+// SetSize sets the content area.
+func (m *Model) SetSize(w, h int) { m.w, m.h = w, h }
+
+// ShortHelp is the footer's hints.
+func (m *Model) ShortHelp() []key.Binding { return []key.Binding{m.keys.Map} }
+
+// Key: the pane has no keys of its own.
+func (m *Model) Key(tea.KeyMsg) pane.Reply { return pane.Reply{} }
+
+// Click: nothing to select.
+func (m *Model) Click(x, y int) pane.Reply { return pane.Handled }
+
+// Scroll: everything is on screen.
+func (m *Model) Scroll(int) pane.Reply { return pane.Handled }
 
 // SetSnapshot takes the paths of s.
 func (m *Model) SetSnapshot(s *swarm.Snapshot) {
@@ -79,8 +107,9 @@ func (m *Model) computePeak() float64 {
 	return peak
 }
 
-// Lines renders the pane content, w x h.
-func (m *Model) Lines(w, h int) []string {
+// Lines renders the pane content at the size set.
+func (m *Model) Lines(focused bool) []string {
+	w, h := m.w, m.h
 	// The cache is reached through a pointer made by New: View runs on a
 	// copy of the model, and only a shared pointer outlives it.
 	c := m.cache
@@ -98,12 +127,17 @@ func (m *Model) draw(w, h int) []string {
 	th := m.th
 	const label = 13 // "◆ holepunched"
 	stats := 5 + 1 + 9 + 1 + 9 + 1 + 8 + 1 + 8
+	// The totals say what each path gave: they go before the chart, which
+	// shows only when it has room to say something.
 	chartW := w - label - 1 - stats - 2
 	showTotals := true
-	if chartW < 12 {
+	if chartW < 0 {
 		stats -= 18
 		showTotals = false
 		chartW = w - label - 1 - stats - 2
+	}
+	if chartW < 8 {
+		chartW = 0
 	}
 	twoRows := h >= 2+2*swarm.NumOrigins
 	peak := m.Peak()
@@ -115,7 +149,15 @@ func (m *Model) draw(w, h int) []string {
 	}
 	if chartW > 0 {
 		span := m.span()
-		hdr += "  " + render.Fit("history, "+span+", peak "+format.Rate(peak), chartW)
+		// The longest caption that fits: the span matters most.
+		capt := span
+		for _, c := range []string{"history, " + span + ", peak " + text.Rate(peak), span + ", peak " + text.Rate(peak)} {
+			if render.Width(c) <= chartW {
+				capt = c
+				break
+			}
+		}
+		hdr += "  " + render.Fit(capt, chartW)
 	}
 	out = append(out, th.Header.Render(render.Fit(hdr, w)))
 	for i, o := range swarm.AllOrigins() {
@@ -123,9 +165,9 @@ func (m *Model) draw(w, h int) []string {
 		st := render.Origin(th, o)
 		name := st.Render(render.Fit(o.Info().Glyph+" "+string(o), label))
 		row := name + " " + render.FitRight(strconv.Itoa(p.Peers), 5) + " " +
-			render.FitRight(format.Rate(p.DownBps), 9) + " " + render.FitRight(format.Rate(p.UpBps), 9)
+			render.FitRight(text.Rate(p.DownBps), 9) + " " + render.FitRight(text.Rate(p.UpBps), 9)
 		if showTotals {
-			row += " " + render.FitRight(format.Bytes(p.DownBytes), 8) + " " + render.FitRight(format.Bytes(p.UpBytes), 8)
+			row += " " + render.FitRight(text.Bytes(p.DownBytes), 8) + " " + render.FitRight(text.Bytes(p.UpBytes), 8)
 		}
 		if chartW > 0 {
 			d := render.Sparkline(m.down[i], chartW-2, peak)
@@ -153,7 +195,7 @@ func (m *Model) span() string {
 	for i := range swarm.AllOrigins() {
 		n = max(n, len(m.down[i]))
 	}
-	return "last " + format.Span(secs(n))
+	return "last " + text.Span(secs(n))
 }
 
 func secs(n int) time.Duration { return time.Duration(n) * time.Second }

@@ -10,9 +10,15 @@ import (
 	"strings"
 	"time"
 
+	"github.com/charmbracelet/bubbles/key"
+	tea "github.com/charmbracelet/bubbletea"
+
 	"github.com/swarmscope/swarmscope/engine/swarm"
 	"github.com/swarmscope/swarmscope/styles"
-	"github.com/swarmscope/swarmscope/ui/tui/format"
+	"github.com/swarmscope/swarmscope/ui/text"
+	"github.com/swarmscope/swarmscope/ui/tui/dialog"
+	"github.com/swarmscope/swarmscope/ui/tui/keys"
+	"github.com/swarmscope/swarmscope/ui/tui/pane"
 	"github.com/swarmscope/swarmscope/ui/tui/render"
 )
 
@@ -64,8 +70,10 @@ type Model struct {
 	// instead of scrolling after whichever peer happened to be first.
 	follow bool
 	list   render.List
+	keys   keys.KeyMap
 	widths []int
 	width  int
+	height int
 	// originCell caches the styled origin cell per origin at the current
 	// column width: thousands of rows share four strings.
 	originCell map[originKey]string
@@ -77,13 +85,77 @@ type originKey struct {
 }
 
 // New returns an empty pane sorted by download rate, fastest first.
-func New(th *styles.Theme) Model {
-	return Model{th: th, sortCol: ColDown, desc: true, originCell: map[originKey]string{}}
+func New(th *styles.Theme, k keys.KeyMap) Model {
+	return Model{th: th, keys: k, sortCol: ColDown, desc: true, originCell: map[originKey]string{}}
+}
+
+// Name is the pane's title.
+func (m *Model) Name() string { return "Peers" }
+
+// Info names the torrent, counts the peers, and says the sort and filters.
+func (m *Model) Info() string {
+	th := m.th
+	info := ""
+	if m.name != "" {
+		info = render.Fit(m.name, 24) + " · "
+	}
+	info += render.CountInfo(len(m.idx), len(m.all))
+	dir := "▲"
+	if m.desc {
+		dir = "▼"
+	}
+	info += " · sort " + SortName(m.sortCol) + dir
+	if o := m.origin; o != "" {
+		info += " · " + render.Origin(th, o).Render("only "+o.Info().Glyph+" "+string(o))
+	}
+	if m.filter != "" {
+		info += " · /" + m.filter
+	}
+	return info
+}
+
+// ShortHelp is the footer's hints.
+func (m *Model) ShortHelp() []key.Binding {
+	k := m.keys
+	return []key.Binding{k.Sort, k.Origin, k.Filter, k.Enter}
+}
+
+// Key moves, sorts, filters by origin, and opens a peer's details.
+func (m *Model) Key(msg tea.KeyMsg) pane.Reply {
+	k := m.keys
+	switch {
+	case k.Navigate(&m.list, msg):
+		m.Moved()
+	case key.Matches(msg, k.Sort):
+		m.NextSort()
+	case key.Matches(msg, k.Reverse):
+		m.Reverse()
+	case key.Matches(msg, k.Origin):
+		m.CycleOrigin()
+	case key.Matches(msg, k.Clear) && m.origin != "":
+		m.SetOrigin("")
+	case key.Matches(msg, k.Enter):
+		p, ok := m.Selected()
+		if !ok {
+			return pane.Handled
+		}
+		return pane.Reply{Handled: true, Open: Detail(m.th, p, m.now)}
+	default:
+		return pane.Reply{}
+	}
+	return pane.Handled
+}
+
+// Scroll moves the view by d rows.
+func (m *Model) Scroll(d int) pane.Reply {
+	m.list.Scroll(d)
+	m.Moved()
+	return pane.Handled
 }
 
 // SetSize sets the content area (header row included).
 func (m *Model) SetSize(w, h int) {
-	m.width = w
+	m.width, m.height = w, h
 	m.widths = render.Widths(columns, w)
 	m.list.Height = max(h-1, 0)
 	m.list.Clamp()
@@ -103,8 +175,8 @@ func (m *Model) SetTorrent(t swarm.TorrentInfo, now time.Time) {
 // Clear shows no torrent.
 func (m *Model) Clear() { m.SetTorrent(swarm.TorrentInfo{}, m.now) }
 
-// Name is the selected torrent's name.
-func (m *Model) Name() string { return m.name }
+// TorrentName is the selected torrent's name.
+func (m *Model) TorrentName() string { return m.name }
 
 // SetFilter keeps peers whose address, client or origin contains f.
 func (m *Model) SetFilter(f string) {
@@ -279,16 +351,17 @@ func (m *Model) Moved() { m.remember(); m.follow = true }
 
 // Click handles a click at content cell (x, y): the header sorts, a row
 // selects.
-func (m *Model) Click(x, y int) {
+func (m *Model) Click(x, y int) pane.Reply {
 	if y == 0 {
 		if c := render.ColumnAt(m.widths, x); c > ColCursor {
 			m.SortBy(c)
 		}
-		return
+		return pane.Handled
 	}
 	m.list.Cursor = m.list.Offset + y - 1
 	m.list.Clamp()
 	m.Moved()
+	return pane.Handled
 }
 
 // Selected is the selected peer.
@@ -305,9 +378,9 @@ func (m *Model) Count() (shown, total int) { return len(m.idx), len(m.all) }
 // Now is the time of the data shown.
 func (m *Model) Now() time.Time { return m.now }
 
-// Lines renders the pane content, w x h.
-func (m *Model) Lines(w, h int, focused bool) []string {
-	th := m.th
+// Lines renders the pane content at the size set.
+func (m *Model) Lines(focused bool) []string {
+	th, w, h := m.th, m.width, m.height
 	if w != m.width || len(m.widths) != len(columns) {
 		m.width = w
 		m.widths = render.Widths(columns, w)
@@ -350,11 +423,11 @@ func (m *Model) Lines(w, h int, focused bool) []string {
 		cells[ColTransport] = string(p.Transport)
 		cells[ColAddr] = p.Addr
 		cells[ColClient] = p.Client
-		cells[ColDown] = format.Rate(p.DownBps)
-		cells[ColUp] = format.Rate(p.UpBps)
-		cells[ColProgress] = format.Percent(p.Progress)
+		cells[ColDown] = text.Rate(p.DownBps)
+		cells[ColUp] = text.Rate(p.UpBps)
+		cells[ColProgress] = text.Percent(p.Progress)
 		cells[ColFlags] = Flags(p)
-		cells[ColSince] = format.Duration(m.now.Sub(p.Since))
+		cells[ColSince] = text.Duration(m.now.Sub(p.Since))
 		line := render.Row(columns, widths, cells)
 		if selected {
 			line = render.Highlight(line, focused, th)
@@ -434,4 +507,43 @@ func SortName(c int) string {
 		return "connected for"
 	}
 	return "?"
+}
+
+// Detail is the details box of peer p as of now: how it reached you (for
+// a holepunched peer, through which relay and how fast), what it runs and
+// what it gives.
+func Detail(th *styles.Theme, p swarm.PeerInfo, now time.Time) pane.Dialog {
+	return dialog.NewText(th, "Peer details", 76, func(w, h int) []string {
+		kv := func(k, v string) string { return dialog.KV(th, k, v, 13) }
+		in := p.Origin.Info()
+		enc := "no"
+		if p.Encrypted {
+			enc = "yes (MSE)"
+		}
+		body := []string{kv("origin", render.OriginBold(th, p.Origin).Render(in.Glyph+" "+string(p.Origin)))}
+		for _, l := range text.Wrap(in.Explain, max(w-13, 20)) {
+			body = append(body, kv("", th.Subtle.Render(l)))
+		}
+		if p.Origin == swarm.OriginHolepunched {
+			body = append(body, kv("relay", text.OrDash(p.Relay)))
+			took := "unknown"
+			if p.ConnectTook > 0 {
+				took = text.Millis(p.ConnectTook) + " after the relay's Connect"
+			}
+			body = append(body, kv("connected in", took))
+		}
+		body = append(body,
+			kv("address", p.Addr),
+			kv("transport", string(p.Transport)),
+			kv("client", text.OrDash(p.Client)),
+			kv("discovered", text.OrDash(string(p.Discovery))),
+			kv("encrypted", enc),
+			kv("flags", Flags(&p)),
+			kv("has", text.Percent(p.Progress)),
+			kv("↓ from peer", text.Rate(p.DownBps)+th.Subtle.Render("  "+text.Bytes(p.DownBytes)+" in total")),
+			kv("↑ to peer", text.Rate(p.UpBps)+th.Subtle.Render("  "+text.Bytes(p.UpBytes)+" in total")),
+			kv("connected", text.Duration(now.Sub(p.Since))+" ago"),
+		)
+		return body
+	})
 }

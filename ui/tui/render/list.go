@@ -1,5 +1,7 @@
 package render
 
+import "strconv"
+
 // List is a cursor over Len rows of which Height are visible from Offset.
 // It keeps the cursor visible after every move.
 type List struct {
@@ -52,4 +54,13 @@ func (l *List) Scroll(d int) {
 // Visible returns the half-open range of rows on screen.
 func (l *List) Visible() (from, to int) {
 	return l.Offset, min(l.Offset+max(l.Height, 0), l.Len)
+}
+
+// CountInfo is a pane title's count: "40", or "6/40" when a filter hides
+// some.
+func CountInfo(shown, total int) string {
+	if shown == total {
+		return strconv.Itoa(total)
+	}
+	return strconv.Itoa(shown) + "/" + strconv.Itoa(total)
 }

@@ -6,7 +6,6 @@ import (
 	"github.com/charmbracelet/lipgloss"
 
 	"github.com/swarmscope/swarmscope/engine/swarm"
-	"github.com/swarmscope/swarmscope/nat"
 	"github.com/swarmscope/swarmscope/styles"
 )
 
@@ -52,17 +51,4 @@ func Legend(th *styles.Theme) string {
 		out += OriginName(th, o)
 	}
 	return out
-}
-
-// NATBadge renders the NAT type as a badge in its grade's colour.
-func NATBadge(th *styles.Theme, ty nat.Type) string {
-	if ty == "" {
-		ty = nat.TypeUnknown
-	}
-	return th.LevelBadge(int(ty.Grade())).Render("NAT " + string(ty))
-}
-
-// Verdict renders the verdict's text in its grade's colour.
-func Verdict(th *styles.Theme, v nat.Verdict) string {
-	return th.Level(int(v.Grade())).Render(v.Text())
 }

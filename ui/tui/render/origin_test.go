@@ -9,7 +9,6 @@ import (
 	"github.com/muesli/termenv"
 
 	"github.com/swarmscope/swarmscope/engine/swarm"
-	"github.com/swarmscope/swarmscope/nat"
 	"github.com/swarmscope/swarmscope/styles"
 )
 
@@ -25,12 +24,6 @@ func TestLegendAndBadgesWithoutColour(t *testing.T) {
 	}
 	if strings.Contains(leg, "\x1b") {
 		t.Errorf("escape codes without colour: %q", leg)
-	}
-	if got := NATBadge(th, nat.TypeSymmetric); !strings.Contains(got, "NAT symmetric") {
-		t.Errorf("badge %q", got)
-	}
-	if got := NATBadge(th, ""); !strings.Contains(got, "unknown") {
-		t.Errorf("empty type badge %q", got)
 	}
 	if got := OriginTag(th, swarm.OriginHolepunched); got != "◆ hp" {
 		t.Errorf("tag %q", got)

@@ -273,39 +273,6 @@ func Bar(frac float64, width int, full, empty lipgloss.Style) string {
 	return full.Render(sb.String()) + empty.Render(strings.Repeat("░", rest))
 }
 
-// Wrap breaks plain text into lines of at most w cells at spaces; words
-// longer than w are cut.
-func Wrap(s string, w int) []string {
-	w = max(w, 1)
-	var out []string
-	line := ""
-	for _, word := range strings.Fields(s) {
-		for Width(word) > w {
-			if line != "" {
-				out = append(out, line)
-				line = ""
-			}
-			head := ansi.Truncate(word, w, "")
-			out = append(out, head)
-			word = word[len(head):]
-		}
-		switch {
-		case word == "":
-		case line == "":
-			line = word
-		case Width(line)+1+Width(word) <= w:
-			line += " " + word
-		default:
-			out = append(out, line)
-			line = word
-		}
-	}
-	if line != "" {
-		out = append(out, line)
-	}
-	return out
-}
-
 // Highlight restyles a rendered row as the selected row. The cells' own
 // colours are dropped first: their reset codes would otherwise cut the
 // selection background short after the first coloured cell.

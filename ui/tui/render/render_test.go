@@ -139,13 +139,3 @@ func TestList(t *testing.T) {
 		t.Fatalf("empty: %+v", l)
 	}
 }
-
-func TestWrap(t *testing.T) {
-	got := Wrap("the quick brown fox jumps", 10)
-	if strings.Join(got, "|") != "the quick|brown fox|jumps" {
-		t.Fatalf("wrap = %q", got)
-	}
-	if got := Wrap("aaaaaaaaaaaaaaa", 6); strings.Join(got, "|") != "aaaaaa|aaaaaa|aaa" {
-		t.Fatalf("long word = %q", got)
-	}
-}

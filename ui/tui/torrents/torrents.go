@@ -6,9 +6,14 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/charmbracelet/bubbles/key"
+	tea "github.com/charmbracelet/bubbletea"
+
 	"github.com/swarmscope/swarmscope/engine/swarm"
 	"github.com/swarmscope/swarmscope/styles"
-	"github.com/swarmscope/swarmscope/ui/tui/format"
+	"github.com/swarmscope/swarmscope/ui/text"
+	"github.com/swarmscope/swarmscope/ui/tui/keys"
+	"github.com/swarmscope/swarmscope/ui/tui/pane"
 	"github.com/swarmscope/swarmscope/ui/tui/render"
 )
 
@@ -20,11 +25,53 @@ type Model struct {
 	filter string
 	sel    string // info hash of the selected torrent, kept across ticks
 	list   render.List
+	keys   keys.KeyMap
 	width  int
+	height int
 }
 
 // New returns an empty pane.
-func New(th *styles.Theme) Model { return Model{th: th} }
+func New(th *styles.Theme, k keys.KeyMap) Model { return Model{th: th, keys: k} }
+
+// Name is the pane's title.
+func (m *Model) Name() string { return "Torrents" }
+
+// Info counts the torrents shown and names the filter.
+func (m *Model) Info() string {
+	info := render.CountInfo(len(m.rows), len(m.all))
+	if m.filter != "" {
+		info += " · /" + m.filter
+	}
+	return info
+}
+
+// ShortHelp is the footer's hints.
+func (m *Model) ShortHelp() []key.Binding {
+	k := m.keys
+	return []key.Binding{k.Add, k.Pause, k.Remove, k.Files, key.NewBinding(key.WithKeys("enter"), key.WithHelp("enter", "peers"))}
+}
+
+// Key moves the selection; enter goes to the selected torrent's peers.
+func (m *Model) Key(msg tea.KeyMsg) pane.Reply {
+	if m.keys.Navigate(&m.list, msg) {
+		m.remember()
+		return pane.Reply{Handled: true, Selected: true}
+	}
+	if key.Matches(msg, m.keys.Enter) {
+		return pane.Reply{Handled: true, Focus: "Peers"}
+	}
+	return pane.Reply{}
+}
+
+// Scroll moves the view (and the selection with it) by d rows.
+func (m *Model) Scroll(d int) pane.Reply {
+	m.list.Scroll(d)
+	m.remember()
+	return pane.Reply{Handled: true, Selected: true}
+}
+
+// SetSnapshot takes the torrents of s.
+func (m *Model) SetSnapshot(s *swarm.Snapshot) { m.SetTorrents(s.Torrents) }
 
 const (
 	colCursor = iota
@@ -54,7 +101,7 @@ var columns = []render.Column{
 
 // SetSize sets the content area (header row included).
 func (m *Model) SetSize(w, h int) {
-	m.width = w
+	m.width, m.height = w, h
 	m.list.Height = max(h-1, 0)
 	m.list.Clamp()
 }
@@ -107,12 +154,14 @@ func (m *Model) List() *render.List { return &m.list }
 func (m *Model) Moved() { m.remember() }
 
 // Click selects the row at content line y (0 is the header).
-func (m *Model) Click(y int) {
-	if y >= 1 {
-		m.list.Cursor = m.list.Offset + y - 1
-		m.list.Clamp()
-		m.remember()
+func (m *Model) Click(x, y int) pane.Reply {
+	if y < 1 {
+		return pane.Handled
 	}
+	m.list.Cursor = m.list.Offset + y - 1
+	m.list.Clamp()
+	m.remember()
+	return pane.Reply{Handled: true, Selected: true}
 }
 
 // Select moves the selection to the torrent with info hash ih, now or as
@@ -133,9 +182,9 @@ func (m *Model) Selected() (swarm.TorrentInfo, bool) {
 // Count is the number of rows shown and in total.
 func (m *Model) Count() (shown, total int) { return len(m.rows), len(m.all) }
 
-// Lines renders the pane content, w x h.
-func (m *Model) Lines(w, h int, focused bool) []string {
-	th := m.th
+// Lines renders the pane content at the size set.
+func (m *Model) Lines(focused bool) []string {
+	th, w, h := m.th, m.width, m.height
 	widths := render.Widths(columns, w)
 	hdr := make([]string, len(columns))
 	for i, c := range columns {
@@ -169,20 +218,17 @@ func (m *Model) Lines(w, h int, focused bool) []string {
 		}
 		if widths[colProgress] > 0 {
 			bw := widths[colProgress] - 5
-			cells[colProgress] = render.Bar(t.Progress, bw, th.Accent, th.Faint) + render.FitRight(format.Percent(t.Progress), 5)
+			cells[colProgress] = render.Bar(t.Progress, bw, th.Accent, th.Faint) + render.FitRight(text.Percent(t.Progress), 5)
 		}
 		cells[colSize] = "?"
 		if t.Size > 0 {
-			cells[colSize] = format.Bytes(t.Size)
+			cells[colSize] = text.Bytes(t.Size)
 		}
 		cells[colState] = m.state(t)
-		cells[colDown] = format.Rate(t.DownBps)
-		cells[colUp] = format.Rate(t.UpBps)
-		cells[colETA] = format.ETA(t.ETA)
-		if t.State == swarm.StateSeeding {
-			cells[colETA] = "-"
-		}
-		cells[colRatio] = format.Ratio(t.Ratio())
+		cells[colDown] = text.Rate(t.DownBps)
+		cells[colUp] = text.Rate(t.UpBps)
+		cells[colETA] = eta(t)
+		cells[colRatio] = text.Ratio(t.Ratio())
 		cells[colPeers] = m.peerCounts(t.Peers)
 		line := render.Row(columns, widths, cells)
 		if selected {
@@ -191,6 +237,17 @@ func (m *Model) Lines(w, h int, focused bool) []string {
 		out = append(out, line)
 	}
 	return render.Block(out, w, h)
+}
+
+// eta is the time left; a torrent that is complete, paused or failed has
+// none, rather than an endless one.
+func eta(t swarm.TorrentInfo) string {
+	switch {
+	case t.State == swarm.StateSeeding, t.Size > 0 && t.Completed >= t.Size,
+		t.State == swarm.StatePaused, t.State == swarm.StateError:
+		return "-"
+	}
+	return text.ETA(t.ETA)
 }
 
 func (m *Model) state(t swarm.TorrentInfo) string {
