@@ -180,6 +180,12 @@ swarmscope_peer_connections_total{origin="outbound"} 1
 swarmscope_peer_connections_total{origin="upnp"} 0
 `, "swarmscope_tracker_announces_total", "swarmscope_peer_connections_total")
 
+	// A state this exporter does not list still reads as current.
+	sc.set(swarm.Snapshot{Time: t0.Add(2 * time.Second), Paths: paths(nil),
+		Torrents: []swarm.TorrentInfo{{InfoHash: ih, Name: "ubuntu iso", State: "hibernating"}}})
+	checkGauge(t, x, "swarmscope_torrent_state", map[string]string{"state": "hibernating"}, 1)
+	checkGauge(t, x, "swarmscope_torrent_state", map[string]string{"state": "seeding"}, 0)
+
 	// The torrent is removed: its series go.
 	sc.set(swarm.Snapshot{Time: t0.Add(3 * time.Second), Paths: paths(map[swarm.Origin][2]int64{swarm.OriginOutbound: {9000, 10}, swarm.OriginHolepunched: {700, 0}})})
 	if n, _ := testutil.GatherAndCount(x.Registry(), "swarmscope_torrent_state", "swarmscope_torrent_bytes_total"); n != 0 {

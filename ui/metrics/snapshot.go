@@ -1,6 +1,7 @@
 package metrics
 
 import (
+	"slices"
 	"strings"
 	"sync"
 	"unicode"
@@ -130,6 +131,10 @@ func (c *snapshotCollector) Collect(ch chan<- prometheus.Metric) {
 		}
 		for _, st := range states {
 			gauge(descTorrentState, boolValue(t.State == st), ih, name, string(st))
+		}
+		if !slices.Contains(states, t.State) && t.State != "" {
+			// A state newer than this list still shows as current.
+			gauge(descTorrentState, 1, ih, name, string(t.State))
 		}
 		for _, o := range swarm.AllOrigins() {
 			gauge(descTorrentPeers, float64(t.Peers.Get(o)), ih, name, string(o))
