@@ -142,6 +142,10 @@ type peerState struct {
 	since     time.Time
 	rate      rateWindow
 	down, up  int64 // last sampled payload totals
+	// relay brought a holepunched peer to us; connectTook is from its
+	// Connect to the connection (0: the connection came first).
+	relay       string
+	connectTook time.Duration
 }
 
 // connectRecord remembers a ut_holepunch Connect until the connection it

@@ -444,6 +444,7 @@ func (e *Engine) onExtensionMessage(ev torrent.PeerConnReadExtensionMessageEvent
 		early := e.relabelEarlyPunchLocked(target, rec, now)
 		how := ""
 		if early != nil {
+			early.relay = from
 			how = e.punchSucceededLocked(rec, early, addrPortOf(early.addr), now)
 		}
 		e.mu.Unlock()

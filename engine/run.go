@@ -61,6 +61,7 @@ func (e *Engine) onPeerConnAdded(pc *torrent.PeerConn) {
 	if rec := e.connectRecordLocked(remote); rec != nil && origin == swarm.OriginHolepunched && !rec.resolved {
 		rec.resolved = true
 		resolved = rec
+		ps.relay, ps.connectTook = rec.relay, now.Sub(rec.at)
 		how = e.punchSucceededLocked(rec, ps, remote, now)
 	}
 	e.mu.Unlock()
@@ -290,6 +291,7 @@ func (e *Engine) sample(now time.Time) {
 				ID: ps.id, Origin: ps.origin, Transport: ps.transport, Discovery: ps.discovery,
 				Addr: ps.addr, Client: p.client, Encrypted: ps.encrypted, Progress: prog,
 				DownBps: down, UpBps: up, DownBytes: p.down, UpBytes: p.up, Since: ps.since,
+				Relay: ps.relay, ConnectTook: ps.connectTook,
 			})
 			ti.Peers.Add(ps.origin, 1)
 			ti.DownBps += down

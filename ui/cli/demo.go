@@ -173,7 +173,7 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		}
 	}
 	if interactive {
-		return runDemoTUI(ctx, opts, mx, fmt.Sprintf("swarmscope demo — you behind %s, UPnP %s, seed %d (simulated internet)",
+		return runDemoTUI(ctx, opts, mx, fmt.Sprintf("demo — you behind %s, UPnP %s, seed %d (simulated internet)",
 			youNAT, onOff(withUPnP), *seed), stderr)
 	}
 	s, err := demo.Start(ctx, opts)

@@ -178,7 +178,8 @@ func runDownload(ctx context.Context, args []string, stdout, stderr io.Writer) i
 		return runHeadless(ctx, mx.source(e), headlessOptions{Out: stdout, Err: stderr, JSON: f.json, Seed: f.seed})
 	}
 	err = tui.Run(tuiContext(ctx), tui.Options{
-		Title:       fmt.Sprintf("swarmscope %s — %d torrent(s), listening on %s", version(), len(sources), e.ListenAddr()),
+		// The header says the name and counts the torrents live.
+		Title:       fmt.Sprintf("%s · listening on %s", version(), e.ListenAddr()),
 		Backend:     e,
 		CheckSource: checkSource,
 		Snapshots:   e.Snapshots(),

@@ -84,6 +84,10 @@ func fixturePeers(n int) []swarm.PeerInfo {
 			UpBytes:   int64(r.intn(100_000_000)),
 			Since:     fixedNow.Add(-time.Duration(r.intn(7200)) * time.Second),
 		}
+		if o == swarm.OriginHolepunched {
+			ps[i].Relay = "203.0.113.9:6881"
+			ps[i].ConnectTook = time.Duration(180+7*i) * time.Millisecond
+		}
 	}
 	return ps
 }

@@ -205,6 +205,10 @@ func TestGoldenOtherScreens(t *testing.T) {
 		"events":       {"5"},
 		"files":        {"j", "j", "f", "j"},
 		"peer_details": {"2", "j", "enter"},
+		// Only holepunched peers, the first one's details: relay and time.
+		"peer_details_holepunched": {"2", "o", "o", "o", "enter"},
+		// The failed holepunch, three events up from the newest.
+		"event_details": {"5", "up", "up", "up", "enter"},
 		"remove":       {"d"},
 	}
 	for name, ks := range screens {
