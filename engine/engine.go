@@ -113,6 +113,7 @@ type Engine struct {
 	nextID   uint64
 	natHint  string     // our NAT type as nat/ measured it, to explain failures
 	bans     *banWatch  // engine/watchdog.go
+	judge    *judge     // engine/smartban.go
 	punch    *punchBook // engine/punchbook.go: holepunch rules and funnel
 
 	dhtAnnounces atomic.Int64 // DHT announces started (engine/dhtannounce.go)
@@ -186,6 +187,7 @@ func New(ctx context.Context, cfg Config) (*Engine, error) {
 		e.paths[i].origin = o
 	}
 	e.ctx, e.cancel = context.WithCancel(ctx)
+	e.judge = newJudge(e)
 
 	stateDir := filepath.Join(cfg.DataDir, ".swarmscope")
 	if err := os.MkdirAll(stateDir, 0o755); err != nil {
@@ -201,6 +203,8 @@ func New(ctx context.Context, cfg Config) (*Engine, error) {
 		BufferBytes: cfg.StorageBuffer,
 		VerifyAll:   cfg.Verify,
 		OnError:     func(ih metainfo.Hash, err error) { go e.onStorageError(ih, err) },
+		OnHashed:    e.judge.hashed, // engine/smartban.go: bad data judged per peer
+		Admit:       e.judge.admit,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("engine: %w", err)
@@ -282,7 +286,7 @@ func New(ctx context.Context, cfg Config) (*Engine, error) {
 			return nil, fmt.Errorf("engine: uTP on the given socket: %w", err)
 		}
 		e.utpSock = s
-		cl.AddDialer(gatedDialer{utpDialer{s}, e})
+		cl.AddDialer(bannedDialer{gatedDialer{utpDialer{s}, e}, e.judge})
 		cl.AddListener(s)
 	}
 	e.noteLocalAddrs()
@@ -358,7 +362,7 @@ func addDialers(cl *torrent.Client, e *Engine) {
 		if transportOf(d.DialerNetwork()) == swarm.TransportUTP {
 			d = delayedDialer{d, UTPHeadStart}
 		}
-		cl.AddDialer(gatedDialer{d, e})
+		cl.AddDialer(bannedDialer{gatedDialer{d, e}, e.judge})
 	}
 }
 
@@ -692,6 +696,7 @@ func (e *Engine) Remove(infohash string, deleteData bool) error {
 		}
 	}
 	ts.t.Drop()
+	e.judge.forget(ts.t.InfoHash())
 	e.mu.Lock()
 	delete(e.torrents, ts.src.InfoHash)
 	for i, ih := range e.order {
@@ -778,7 +783,7 @@ func (h logHandler) Handle(r alog.Record) {
 		}
 		return
 	}
-	if h.w != nil && !r.Level.LessThan(alog.Warning) {
+	if h.w != nil && !r.Level.LessThan(alog.Warning) && !quietJudgeLog(r.Text()) {
 		fmt.Fprintf(h.w, "%s %s: %s\n", time.Now().Format(time.TimeOnly), r.Level.LogString(), r.Text())
 	}
 }

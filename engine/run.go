@@ -24,6 +24,7 @@ func (e *Engine) installCallbacks(tc *torrent.ClientConfig) {
 	capReqq(tc)            // engine/watchdog.go: Transmission's reqq stall
 	e.installMetaGuard(tc) // engine/metaguard.go: metadata bombs from peers
 	e.installBanWatch(tc)  // engine/watchdog.go: say whom an IP ban dropped
+	e.judge.install(tc)    // engine/smartban.go: bad data judged per peer
 }
 
 func (e *Engine) upnpActive() bool {

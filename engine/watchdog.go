@@ -127,7 +127,9 @@ const banMemory = 2 * time.Minute
 // v1.59.1 bans the whole IP (smart ban and single-toucher hash failures
 // alike) and has no knob, hook or unban for it: every peer behind that
 // address (CGNAT, one household) is dropped with the culprit and never
-// dialed again. We cannot undo it; we say who was dropped and why.
+// dialed again. For v1 pieces the judge (engine/smartban.go) keeps it from
+// ever doing so; hybrid pieces, which anacrolix hashes itself, can still
+// cause one. We cannot undo it; we say who was dropped and why.
 func (e *Engine) checkBans(now time.Time, w *banWatch) {
 	e.mu.Lock()
 	tss := make([]*torrentState, 0, len(e.order))

@@ -53,6 +53,11 @@ func (p *piece) WriteAt(b []byte, off int64) (int, error) {
 	if p.t.refused != nil {
 		return 0, p.t.refused
 	}
+	if admit := p.t.c.opts.Admit; admit != nil {
+		if err := admit(p.t.ih, p.index, off); err != nil {
+			return 0, err
+		}
+	}
 	end := off + int64(len(b))
 	p.mu.Lock()
 	if !p.direct && p.buf == nil {
@@ -153,6 +158,8 @@ func (p *piece) ReadAt(b []byte, off int64) (int, error) {
 // buffer when it holds the whole piece. A buffer whose hash is right is
 // written to disk before the sum is returned, so a piece is never reported
 // good unless its data is stored; a write error is returned as the error.
+// Data that does not match the piece's hash is reported as ErrHashMismatch
+// with the sum (see there). Options.OnHashed hears every verdict.
 func (p *piece) SelfHash() (metainfo.Hash, error) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
@@ -164,16 +171,63 @@ func (p *piece) SelfHash() (metainfo.Hash, error) {
 		if sum == p.hash {
 			err = p.t.writeAt(data, p.off)
 		}
+		if err == nil {
+			p.tell(sum == p.hash, func() ([][20]byte, error) { return blockSums(data), nil })
+		}
 		p.releaseLocked()
 		if err != nil {
 			return metainfo.Hash{}, err
 		}
-		return sum, nil
+		return sum, p.verdict(sum)
 	}
 	if err := p.spillLocked(); err != nil {
 		return metainfo.Hash{}, err
 	}
-	return p.hashFromDisk()
+	sum, err := p.hashFromDisk()
+	if err != nil {
+		return metainfo.Hash{}, err
+	}
+	p.tell(sum == p.hash, p.blockSumsFromDisk)
+	return sum, p.verdict(sum)
+}
+
+// ErrHashMismatch is SelfHash's error for data that does not match the
+// piece's hash. anacrolix v1.59.1 bans the IP address of a failed piece's
+// only contributor unless hashing reported an error, and so drops every
+// honest peer behind that address (CGNAT, a household) with the culprit;
+// the engine judges peers by address, port and peer ID itself
+// (engine/smartban.go), so a mismatch is reported as an error to keep
+// anacrolix from judging.
+var ErrHashMismatch = errors.New("piece data does not match its hash; the engine judges the peers that sent it")
+
+func (p *piece) verdict(sum metainfo.Hash) error {
+	if sum != p.hash {
+		return ErrHashMismatch
+	}
+	return nil
+}
+
+func (p *piece) tell(ok bool, blocks func() ([][20]byte, error)) {
+	if f := p.t.c.opts.OnHashed; f != nil {
+		f(p.t.ih, p.index, ok, blocks)
+	}
+}
+
+// blockSums is the SHA-1 of each block of a piece's data.
+func blockSums(data []byte) [][20]byte {
+	sums := make([][20]byte, 0, (len(data)+blockSize-1)/blockSize)
+	for off := 0; off < len(data); off += blockSize {
+		sums = append(sums, sha1.Sum(data[off:min(off+blockSize, len(data))]))
+	}
+	return sums
+}
+
+func (p *piece) blockSumsFromDisk() ([][20]byte, error) {
+	data := make([]byte, p.length)
+	if _, err := p.t.readAt(data, p.off, true); err != nil {
+		return nil, err
+	}
+	return blockSums(data), nil
 }
 
 var readBufs = sync.Pool{New: func() any { b := make([]byte, 256<<10); return &b }}

@@ -49,6 +49,18 @@ type Options struct {
 	// called with anacrolix's client lock held: it must not call back into
 	// the client synchronously.
 	OnError func(infohash metainfo.Hash, err error)
+	// OnHashed, when set, hears the result of every hash check of a piece
+	// that hashes itself (v1 torrents). blocks returns the SHA-1 of each 16
+	// KiB block of the data that was checked; it computes them when called
+	// and may only be called during OnHashed. OnHashed runs with
+	// anacrolix's storage lock held (not its client lock): it must not wait
+	// for the client.
+	OnHashed func(infohash metainfo.Hash, piece int, ok bool, blocks func() ([][20]byte, error))
+	// Admit, when set, is asked before a block is written at offset off of
+	// a piece; an error refuses the write, which anacrolix answers by
+	// requesting the block again. It is not a storage failure. The engine
+	// uses it to let one peer alone fetch a piece again.
+	Admit func(infohash metainfo.Hash, piece int, off int64) error
 }
 
 // Client is a storage.ClientImpl for an anacrolix client.

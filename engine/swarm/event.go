@@ -37,6 +37,9 @@ const (
 	// The engine refused to dial an address: our own, or a peer we are
 	// connected to already (no rendezvous follows either).
 	EventDialSkipped EventKind = "dial-skipped"
+	// A piece failed its hash check with blocks from several peers, which
+	// proves none of them guilty: it is fetched again from one peer alone.
+	EventPieceFailed EventKind = "piece-failed"
 )
 
 // Event is one thing that happened, for the events pane and headless logs.
