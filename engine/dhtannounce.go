@@ -28,6 +28,9 @@ const (
 	// dhtPausedCheck is how often a paused or failed torrent is looked at
 	// again.
 	dhtPausedCheck = 15 * time.Second
+	// dhtRetryNoPeers is the wait after a lookup while the torrent has no
+	// peer at all.
+	dhtRetryNoPeers = time.Minute
 )
 
 // announceToDHT starts one announcer per DHT server (IPv4, IPv6) for the
@@ -48,11 +51,10 @@ func (e *Engine) dhtAnnouncer(ts *torrentState, s torrent.DhtServer) {
 			return
 		}
 		wait := dhtPausedCheck
-		var stop func()
 		if e.dhtWanted(ts) {
 			e.dhtAnnounces.Add(1)
-			var err error
-			_, stop, err = ts.t.AnnounceToDht(s)
+			// One lookup to its end, counted (engine/dhtlookup.go).
+			err := e.dhtLookup(ts.ctx, s, ts)
 			switch {
 			case err != nil:
 				wait, retry = retry, min(2*retry, dhtRetryMax)
@@ -66,19 +68,21 @@ func (e *Engine) dhtAnnouncer(ts *torrentState, s torrent.DhtServer) {
 				retry, wait = dhtRetryFirst, dhtAnnounceEvery
 			}
 		}
+		if wait == dhtAnnounceEvery && ts.wantsPeers(e) {
+			// Nobody to download from: look again soon.
+			wait = dhtRetryNoPeers
+		}
 		t := time.NewTimer(wait)
 		var done bool
 		select {
 		case <-t.C:
+		case <-ts.dhtWake: // resumed
 		case <-ts.t.Closed():
 			done = true
 		case <-e.ctx.Done():
 			done = true
 		}
 		t.Stop()
-		if stop != nil {
-			stop()
-		}
 		if done {
 			return
 		}

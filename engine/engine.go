@@ -27,6 +27,7 @@ import (
 	"github.com/anacrolix/utp"
 	"golang.org/x/time/rate"
 
+	"github.com/swarmscope/swarmscope/engine/session"
 	ourstorage "github.com/swarmscope/swarmscope/engine/storage"
 	"github.com/swarmscope/swarmscope/engine/swarm"
 )
@@ -75,6 +76,16 @@ type Config struct {
 	// dhtStartingNodes replaces the DHT's bootstrap nodes (tests: none
 	// reachable, deterministically).
 	dhtStartingNodes func(network string) dht.StartingNodesGetter
+	// SessionDir, when set, remembers the torrents there (engine/session):
+	// every change is saved, RestoreSession adds them back.
+	SessionDir string
+	// Seeding limits for every torrent (0 = none); a torrent's own limits
+	// (SetSeedLimits) override them. At the limit seeding stops and the
+	// torrent is finished.
+	SeedRatio float64
+	SeedTime  time.Duration
+	// DHTBootstrap replaces the DHT's public bootstrap nodes (host:port).
+	DHTBootstrap []string
 }
 
 // Engine is one BitTorrent client with swarmscope's bookkeeping around it.
@@ -117,6 +128,10 @@ type Engine struct {
 	punch    *punchBook // engine/punchbook.go: holepunch rules and funnel
 
 	dhtAnnounces atomic.Int64 // DHT announces started (engine/dhtannounce.go)
+
+	session     *session.Store // nil: nothing is remembered (engine/persist.go)
+	saveMu      sync.Mutex     // orders session writes
+	announceKey int32          // BEP 3 key: the same client across IP changes
 }
 
 type torrentState struct {
@@ -130,6 +145,17 @@ type torrentState struct {
 	complete   bool
 	closedDown int64 // payload from peers that have left
 	closedUp   int64
+
+	// Our own tracker announces and DHT lookups (engine/announce.go,
+	// engine/dhtannounce.go); they end with ctx.
+	ctx       context.Context
+	cancel    context.CancelFunc
+	announcer *torrentAnnouncer
+	dht       *dhtEntry
+	dhtWake   chan struct{}
+	connected int // peers connected at the last tick
+	// Session and seeding limits (engine/persist.go).
+	persisted
 }
 
 type peerState struct {
@@ -172,16 +198,17 @@ func New(ctx context.Context, cfg Config) (*Engine, error) {
 		return nil, fmt.Errorf("engine: data directory: %w", err)
 	}
 	e := &Engine{
-		cfg:      cfg,
-		started:  time.Now(),
-		done:     make(chan struct{}),
-		events:   make(chan swarm.Event, 4096),
-		snaps:    make(chan swarm.Snapshot, 1),
-		kick:     make(chan struct{}, 1),
-		torrents: map[string]*torrentState{},
-		peers:    map[*torrent.PeerConn]*peerState{},
-		connects: map[netip.AddrPort]*connectRecord{},
-		punch:    newPunchBook(),
+		cfg:         cfg,
+		started:     time.Now(),
+		done:        make(chan struct{}),
+		events:      make(chan swarm.Event, 4096),
+		snaps:       make(chan swarm.Snapshot, 1),
+		kick:        make(chan struct{}, 1),
+		torrents:    map[string]*torrentState{},
+		peers:       map[*torrent.PeerConn]*peerState{},
+		connects:    map[netip.AddrPort]*connectRecord{},
+		punch:       newPunchBook(),
+		announceKey: newAnnounceKey(),
 	}
 	for i, o := range swarm.AllOrigins() {
 		e.paths[i].origin = o
@@ -210,6 +237,12 @@ func New(ctx context.Context, cfg Config) (*Engine, error) {
 		return nil, fmt.Errorf("engine: %w", err)
 	}
 	e.store = store
+	if cfg.SessionDir != "" {
+		if e.session, err = session.Open(cfg.SessionDir); err != nil {
+			store.Close()
+			return nil, fmt.Errorf("engine: %w", err)
+		}
+	}
 
 	tc := torrent.NewDefaultClientConfig()
 	tc.DataDir = cfg.DataDir
@@ -218,13 +251,20 @@ func New(ctx context.Context, cfg Config) (*Engine, error) {
 	tc.NoUpload = cfg.NoUpload
 	tc.NoDefaultPortForwarding = true
 	tc.NoDHT = cfg.NoDHT
-	// Ours backs off after failures; anacrolix's retries in a busy loop
-	// (engine/dhtannounce.go).
+	// Tracker announces and DHT lookups are ours (engine/announce.go,
+	// engine/dhtannounce.go): anacrolix reports neither, and its DHT
+	// announcer retries in a busy loop.
+	tc.DisableTrackers = true
 	tc.PeriodicallyAnnounceTorrentsToDht = false
 	if cfg.dhtStartingNodes != nil {
 		tc.DhtStartingNodes = cfg.dhtStartingNodes
 	}
-	tc.DisableTrackers = cfg.NoTrackers
+	if len(cfg.DHTBootstrap) > 0 {
+		nodes := cfg.DHTBootstrap
+		tc.DhtStartingNodes = func(string) dht.StartingNodesGetter {
+			return func() ([]dht.Addr, error) { return dht.ResolveHostPorts(nodes) }
+		}
+	}
 	tc.DisablePEX = cfg.NoPEX
 	tc.DisableWebtorrent = true
 	tc.ListenPort = cfg.ListenPort
@@ -401,6 +441,7 @@ func (e *Engine) close() error {
 	e.cancel()
 	<-e.done
 	e.announceStopped() // engine/stopped.go
+	e.persistAll()      // the final counters (engine/persist.go)
 	var errs []error
 	for _, err := range e.cl.Close() {
 		errs = append(errs, err)
@@ -500,8 +541,15 @@ func (e *Engine) AddSource(ctx context.Context, source string) (string, error) {
 	return src.InfoHash, e.Add(src)
 }
 
-// Add adds a parsed source. Adding a torrent twice is not an error.
-func (e *Engine) Add(src Source) error {
+// ErrAlreadyAdded is returned by Add for a torrent (by info hash, from a
+// magnet or a file alike) that is already there.
+var ErrAlreadyAdded = errors.New("already added")
+
+// Add adds a parsed source. A torrent already there is left as it is, and
+// the error (ErrAlreadyAdded) names it.
+func (e *Engine) Add(src Source) error { return e.add(src, nil) }
+
+func (e *Engine) add(src Source, rec *session.Record) error {
 	if src.spec == nil {
 		return fmt.Errorf("%w: source was not made by ParseSource", ErrBadSource)
 	}
@@ -511,12 +559,16 @@ func (e *Engine) Add(src Source) error {
 		}
 	}
 	e.mu.Lock()
-	_, dup := e.torrents[src.InfoHash]
+	old, dup := e.torrents[src.InfoHash]
 	e.mu.Unlock()
 	if dup {
-		return nil
+		e.emit(swarm.Event{Kind: swarm.EventTorrentDuplicate, InfoHash: src.InfoHash, Message: fmt.Sprintf("%s is already there", displayName(old.src))})
+		return fmt.Errorf("%w: %s (%s) is already there", ErrAlreadyAdded, displayName(old.src), src.InfoHash[:8])
 	}
-	t, _, err := e.cl.AddTorrentSpec(src.spec)
+	// The trackers are announced to by us, not by anacrolix.
+	spec := *src.spec
+	tiers := takeTrackers(&spec)
+	t, _, err := e.cl.AddTorrentSpec(&spec)
 	if err != nil {
 		return fmt.Errorf("adding %s: %w", src.InfoHash, err)
 	}
@@ -529,12 +581,26 @@ func (e *Engine) Add(src Source) error {
 	// Write errors reach us from the storage (onStorageError); anacrolix's
 	// default handler would only log and stop downloading for good.
 	t.SetOnWriteChunkError(func(error) {})
-	ts := &torrentState{t: t, src: src, addedAt: time.Now()}
+	ts := &torrentState{t: t, src: src, addedAt: time.Now(), dhtWake: make(chan struct{}, 1)}
+	ts.ctx, ts.cancel = context.WithCancel(e.ctx)
+	ts.tiers = tiers
+	private := src.info != nil && src.info.Private != nil && *src.info.Private
+	ts.announcer = e.newAnnouncer(ts, tiers, private)
+	e.restore(ts, rec) // engine/persist.go: paused, limits, totals of a remembered torrent
 	e.mu.Lock()
 	e.torrents[src.InfoHash] = ts
 	e.order = append(e.order, src.InfoHash)
 	e.mu.Unlock()
-	e.emit(swarm.Event{Kind: swarm.EventTorrentAdded, InfoHash: src.InfoHash, Message: fmt.Sprintf("added %s %s", src.Kind, displayName(src))})
+	what := "added"
+	if rec != nil {
+		what = "restored"
+	}
+	e.emit(swarm.Event{Kind: swarm.EventTorrentAdded, InfoHash: src.InfoHash, Message: fmt.Sprintf("%s %s %s", what, src.Kind, displayName(src))})
+	e.persist(ts)
+	ts.announcer.start()
+	if !e.cfg.NoDHT && e.cfg.PacketConn == nil {
+		ts.dht = &dhtEntry{status: swarm.DHTLookupNoNodes, seen: map[netip.AddrPort]bool{}}
+	}
 	go e.awaitInfo(ts)
 	e.announceToDHT(ts)
 	return nil
@@ -579,7 +645,9 @@ func (e *Engine) awaitInfo(ts *torrentState) {
 	for _, f := range ts.t.Files() {
 		f.SetPriority(types.PiecePriorityNormal)
 	}
+	e.restorePriorities(ts) // engine/persist.go
 	e.mu.Lock()
+	ts.announcer.private = info.Private != nil && *info.Private
 	ts.gotInfo = true
 	paused := ts.paused || ts.err != ""
 	e.mu.Unlock()
@@ -587,6 +655,7 @@ func (e *Engine) awaitInfo(ts *torrentState) {
 		ts.t.AllowDataDownload()
 	}
 	go e.kickOnComplete(ts)
+	e.saveMetainfo(ts)
 	e.emit(swarm.Event{Kind: swarm.EventTorrentMetadata, InfoHash: ih, Message: fmt.Sprintf("metadata for %s: %d files, %s", info.BestName(), len(info.UpvertedFiles()), FormatBytes(info.TotalLength()))})
 }
 
@@ -601,6 +670,11 @@ func (e *Engine) kickOnComplete(ts *torrentState) {
 	select {
 	case e.kick <- struct{}{}:
 	default:
+	}
+	// Trackers hear "completed" only from a download, not from data that
+	// was already on disk.
+	if st := ts.t.Stats(); st.BytesReadUsefulData.Int64() > 0 {
+		ts.announcer.poke("completed")
 	}
 }
 
@@ -649,6 +723,8 @@ func (e *Engine) Pause(infohash string) error {
 	ts.t.DisallowDataDownload()
 	ts.t.DisallowDataUpload()
 	ts.t.SetMaxEstablishedConns(0)
+	ts.announcer.poke("stopped")
+	e.persist(ts)
 	return nil
 }
 
@@ -659,7 +735,7 @@ func (e *Engine) Resume(infohash string) error {
 		return err
 	}
 	e.mu.Lock()
-	was := ts.paused
+	was := ts.paused || ts.finished
 	ts.paused = false
 	got := ts.gotInfo
 	failed := ts.storageErr
@@ -670,6 +746,12 @@ func (e *Engine) Resume(infohash string) error {
 	if !was {
 		return nil
 	}
+	e.unfinish(ts) // engine/persist.go: a finished torrent seeds on, without limits
+	defer func() {
+		ts.announcer.poke("resume")
+		e.wakeDHT(ts)
+		e.persist(ts)
+	}()
 	conns := e.cfg.MaxConns
 	if conns <= 0 {
 		conns = torrent.NewDefaultClientConfig().EstablishedConnsPerTorrent
@@ -695,6 +777,7 @@ func (e *Engine) Remove(infohash string, deleteData bool) error {
 			files = append(files, filepath.Join(e.cfg.DataDir, safeFilePath(storage.FilePathMakerOpts{Info: ts.t.Info(), File: fileInfoOf(f)})))
 		}
 	}
+	e.forget(ts) // engine/persist.go: out of the session, trackers told "stopped"
 	ts.t.Drop()
 	e.judge.forget(ts.t.InfoHash())
 	e.mu.Lock()
@@ -744,6 +827,7 @@ func (e *Engine) SetFilePriority(infohash string, file int, p swarm.Priority) er
 		pp = types.PiecePriorityNormal
 	}
 	files[file].SetPriority(pp)
+	e.persist(ts)
 	return nil
 }
 

@@ -19,7 +19,6 @@ func (e *Engine) installCallbacks(tc *torrent.ClientConfig) {
 	cb.PeerConnAdded = append(cb.PeerConnAdded, e.onPeerConnAdded)
 	cb.PeerConnClosed = e.onPeerConnClosed
 	cb.PeerConnReadExtensionMessage = append(cb.PeerConnReadExtensionMessage, e.onExtensionMessage)
-	cb.StatusUpdated = append(cb.StatusUpdated, e.onStatus)
 	e.installPunch(tc)     // engine/punchplan.go: listen ports, extensions, PEX
 	capReqq(tc)            // engine/watchdog.go: Transmission's reqq stall
 	e.installMetaGuard(tc) // engine/metaguard.go: metadata bombs from peers
@@ -126,19 +125,6 @@ func (e *Engine) onPeerConnClosed(pc *torrent.PeerConn) {
 	}
 }
 
-func (e *Engine) onStatus(ev torrent.StatusUpdatedEvent) {
-	switch ev.Event {
-	case torrent.TrackerAnnounceSuccessful:
-		e.emit(swarm.Event{Kind: swarm.EventTrackerAnnounce, InfoHash: ev.InfoHash, Message: "announced to " + ev.Url})
-	case torrent.TrackerAnnounceError:
-		msg := "announce to " + ev.Url + " failed"
-		if ev.Error != nil {
-			msg += ": " + oneLine(ev.Error)
-		}
-		e.emit(swarm.Event{Kind: swarm.EventTrackerError, InfoHash: ev.InfoHash, Message: msg})
-	}
-}
-
 func (e *Engine) run() {
 	defer close(e.done)
 	tick := time.NewTicker(e.cfg.Tick)
@@ -233,7 +219,9 @@ func (e *Engine) sample(now time.Time) {
 		reads = append(reads, tr)
 	}
 
-	snap := swarm.Snapshot{Time: now, ListenAddr: e.ListenAddr(), UPnPActive: e.upnpActive()}
+	dhtInfo := e.dhtInfo()
+	snap := swarm.Snapshot{Time: now, ListenAddr: e.ListenAddr(), UPnPActive: e.upnpActive(), DHT: dhtInfo}
+	var finishing []finishing
 	var completedNow []swarm.TorrentInfo
 	var failedPunches []swarm.Event
 
@@ -315,6 +303,8 @@ func (e *Engine) sample(now time.Time) {
 		switch {
 		case ts.err != "":
 			ti.State = swarm.StateError
+		case ts.finished:
+			ti.State = swarm.StateFinished
 		case ts.paused:
 			ti.State = swarm.StatePaused
 		case !tr.info:
@@ -333,6 +323,9 @@ func (e *Engine) sample(now time.Time) {
 			ts.complete = true
 			completedNow = append(completedNow, ti)
 		}
+		// Trackers, DHT, why idle, session counters, seeding limits
+		// (engine/tick.go).
+		finishing = e.tickTorrentLocked(ts, &ti, tr.complete, len(tr.peers), tr.stats.HalfOpenPeers, dhtInfo, now, finishing)
 		sort.Slice(ti.PeerList, func(a, b int) bool { return ti.PeerList[a].Since.Before(ti.PeerList[b].Since) })
 		snap.Torrents = append(snap.Torrents, ti)
 		snap.DownBps += ti.DownBps
@@ -363,6 +356,10 @@ func (e *Engine) sample(now time.Time) {
 	for _, ev := range failedPunches {
 		e.emitRepeat(ev)
 	}
+	for _, f := range finishing {
+		e.finish(f.ts, f.reason)
+	}
+	go e.persistDue()
 	for _, ti := range completedNow {
 		e.emit(swarm.Event{Time: now, Kind: swarm.EventTorrentCompleted, InfoHash: ti.InfoHash, Message: fmt.Sprintf("%s complete: %s verified", ti.Name, FormatBytes(ti.Size))})
 	}

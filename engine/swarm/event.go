@@ -40,6 +40,12 @@ const (
 	// A piece failed its hash check with blocks from several peers, which
 	// proves none of them guilty: it is fetched again from one peer alone.
 	EventPieceFailed EventKind = "piece-failed"
+	// A DHT lookup (get_peers, announce_peer) of a torrent ended.
+	EventDHTLookup EventKind = "dht-lookup"
+	// A torrent reached its seeding limit (ratio or time) and stopped.
+	EventTorrentFinished EventKind = "torrent-finished"
+	// A torrent was added that is already there.
+	EventTorrentDuplicate EventKind = "torrent-duplicate"
 )
 
 // Event is one thing that happened, for the events pane and headless logs.
@@ -56,4 +62,7 @@ type Event struct {
 	// ten minutes of the one before: a UI shows it in that one's place,
 	// "×Repeat", rather than as a new line.
 	Repeat int `json:"repeat,omitempty"`
+	// Tracker is the announce URL of tracker-announce and tracker-error
+	// events; the results are in the torrent's Trackers in the snapshot.
+	Tracker string `json:"tracker,omitempty"`
 }

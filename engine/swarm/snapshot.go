@@ -39,6 +39,9 @@ const (
 	StateSeeding     State = "seeding"
 	StatePaused      State = "paused"
 	StateError       State = "error"
+	// StateFinished: complete, and seeding stopped at its ratio or time
+	// limit.
+	StateFinished State = "finished"
 )
 
 // Snapshot is the engine's complete state at one tick. It is never mutated
@@ -59,6 +62,8 @@ type Snapshot struct {
 	Holepunch HolepunchFunnel `json:"holepunch"`
 	// HolepunchRelays is the funnel per relay, by relay address.
 	HolepunchRelays []RelayFunnel `json:"holepunch_relays,omitempty"`
+	// DHT is the client's DHT node.
+	DHT DHTInfo `json:"dht"`
 }
 
 // Path returns the stats of origin o.
@@ -94,6 +99,35 @@ type TorrentInfo struct {
 	PeerList  []PeerInfo      `json:"-"`
 	Files     []FileInfo      `json:"-"`
 	AddedAt   time.Time       `json:"-"`
+	// Trackers holds one entry per announce URL, in tier order.
+	Trackers []TrackerInfo `json:"trackers"`
+	// DHT is this torrent's DHT lookups.
+	DHT TorrentDHT `json:"dht"`
+	// Why says in one line, from what was measured, why a torrent that
+	// wants data has no peer ("" otherwise).
+	Why string `json:"why,omitempty"`
+	// Payload over every run of the remembered session (this run
+	// included), for the all-time ratio the seeding limits use.
+	UploadedTotal   int64 `json:"uploaded_total"`
+	DownloadedTotal int64 `json:"downloaded_total"`
+	// Seeding limits in force (0 = none) and how long it has seeded.
+	SeedRatioLimit float64       `json:"seed_ratio_limit,omitempty"`
+	SeedTimeLimit  time.Duration `json:"seed_time_limit_ns,omitempty"`
+	SeedingFor     time.Duration `json:"seeding_for_ns,omitempty"`
+}
+
+// TotalRatio is uploaded over downloaded payload over every run; a torrent
+// that was complete on disk before it downloaded anything counts its size
+// as downloaded (as Transmission does).
+func (t TorrentInfo) TotalRatio() float64 {
+	down := t.DownloadedTotal
+	if down <= 0 {
+		down = t.Size
+	}
+	if down <= 0 {
+		return 0
+	}
+	return float64(t.UploadedTotal) / float64(down)
 }
 
 // Ratio is uploaded over downloaded payload for this session.
