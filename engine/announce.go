@@ -200,7 +200,8 @@ func (a *torrentAnnouncer) stop() {
 func (a *torrentAnnouncer) loop(te *trackerEntry, wake <-chan string) {
 	e := a.e
 	event := tracker.Started
-	running := true // not paused
+	running := true   // not paused
+	immediate := true // the first announce, and the first after a resume
 	for {
 		e.mu.Lock()
 		paused := a.ts.paused || a.ts.finished
@@ -220,12 +221,13 @@ func (a *torrentAnnouncer) loop(te *trackerEntry, wake <-chan string) {
 		if !paused && !running {
 			running = true
 			event = tracker.Started
+			immediate = true
 		}
 		var timer <-chan time.Time
 		var t *time.Timer
 		if running {
 			var wait time.Duration
-			if event != tracker.Started {
+			if !immediate {
 				wait = a.untilNext(te)
 			}
 			t = time.NewTimer(wait)
@@ -248,9 +250,13 @@ func (a *torrentAnnouncer) loop(te *trackerEntry, wake <-chan string) {
 		if woken {
 			switch why {
 			case "completed":
-				if running && event != tracker.Started {
-					event = tracker.Completed
+				// A tracker that has not taken our "started" hears of the
+				// completion with its next retry, not sooner (BEP 3:
+				// "completed" goes to trackers that know us).
+				if event == tracker.Started {
+					continue
 				}
+				event = tracker.Completed
 			case "stopped", "resume":
 				continue // re-read the paused state
 			case "now":
@@ -263,6 +269,7 @@ func (a *torrentAnnouncer) loop(te *trackerEntry, wake <-chan string) {
 				continue
 			}
 		}
+		immediate = false
 		a.announceOnce(a.ctx, te, event)
 		e.mu.Lock()
 		ok := te.failures == 0

@@ -127,8 +127,17 @@ func TestTrackerStatesObserved(t *testing.T) {
 	}
 	want := map[string]swarm.TrackerStatus{workingURL: swarm.TrackerWorking, udpURL: swarm.TrackerWorking, failingURL: swarm.TrackerError, refused: swarm.TrackerError}
 	got := map[string]swarm.TrackerInfo{}
+	var last swarm.TorrentInfo
+	defer func() {
+		if t.Failed() {
+			for _, tr := range last.Trackers {
+				t.Logf("tracker %+v", tr)
+			}
+		}
+	}()
 	waitFor(t, "every tracker in its state", 30*time.Second, func() bool {
 		ti, _ := torrentOf(leech.Latest(), ih)
+		last = ti
 		for _, tr := range ti.Trackers {
 			if tr.Status == want[tr.URL] {
 				got[tr.URL] = tr
@@ -154,6 +163,14 @@ func TestTrackerStatesObserved(t *testing.T) {
 	}
 	if r := got[refused]; !strings.Contains(r.Error, "connection refused") {
 		t.Errorf("refusing tracker: %q", r.Error)
+	}
+	// A failure waits before it retries (it once retried in a busy loop).
+	time.Sleep(time.Second)
+	ti, _ := torrentOf(leech.Latest(), ih)
+	for _, tr := range ti.Trackers {
+		if tr.Status == swarm.TrackerError && tr.Failures != 1 {
+			t.Errorf("%s failed %d times in a row within a second", tr.URL, tr.Failures)
+		}
 	}
 	q, _ := firstQuery.Load().(string)
 	for _, k := range []string{"event=started", "compact=1", "numwant=", "key=", "left=1048576"} {

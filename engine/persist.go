@@ -265,6 +265,13 @@ func (e *Engine) RestoreSession(ctx context.Context) (restored int, problems []e
 	return restored, problems
 }
 
+// Torrents is how many torrents the engine has.
+func (e *Engine) Torrents() int {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return len(e.order)
+}
+
 // SessionDir is where the session is kept ("" without one).
 func (e *Engine) SessionDir() string {
 	if e.session == nil {

@@ -6,9 +6,11 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"math"
 	"net"
 	"net/netip"
 	"os"
+	"path/filepath"
 	"strings"
 	"time"
 
@@ -40,6 +42,10 @@ type downloadFlags struct {
 	peers         string
 	verify        bool
 	metrics       string
+	seedRatio     float64
+	seedTime      time.Duration
+	dhtBootstrap  string
+	noSession     bool
 }
 
 func downloadFlagSet(stderr io.Writer) (*flag.FlagSet, *downloadFlags) {
@@ -62,6 +68,10 @@ func downloadFlagSet(stderr io.Writer) (*flag.FlagSet, *downloadFlags) {
 	fs.BoolVar(&f.verify, "verify", false, "re-hash all data already on disk before trusting it (finds changed files whose size and time are unchanged)")
 	fs.StringVar(&f.metrics, "metrics", "", metricsUsage)
 	fs.StringVar(&f.peers, "peer", "", "peer addresses to connect to, `host:port,...` (added to every torrent)")
+	fs.Float64Var(&f.seedRatio, "seed-ratio", 0, "stop seeding a torrent once it uploaded `R` times what it downloaded (0 = no limit); headless then exits")
+	fs.DurationVar(&f.seedTime, "seed-time", 0, "stop seeding a torrent after it seeded for `D` (e.g. 30m, 2h; 0 = no limit); headless then exits")
+	fs.StringVar(&f.dhtBootstrap, "dht-bootstrap", "", "DHT bootstrap nodes, `host:port,...` (default: the public routers)")
+	fs.BoolVar(&f.noSession, "no-session", false, "do not remember torrents in DIR/.swarmscope/session (nor restore them)")
 	fs.Usage = func() {
 		fmt.Fprint(fs.Output(), topUsage)
 		fmt.Fprint(fs.Output(), "\nDownload flags:\n")
@@ -80,8 +90,8 @@ func runDownload(ctx context.Context, args []string, stdout, stderr io.Writer) i
 		fmt.Fprintf(stderr, "swarmscope: %v\n", err)
 		return ExitUsage
 	}
-	if len(operands) == 0 && (f.headless || f.json || !isTerminal(stdout)) {
-		fmt.Fprintln(stderr, "swarmscope: no SOURCE given (a magnet URI, .torrent file or 40-hex info hash); try 'swarmscope demo' or --help")
+	if len(operands) == 0 && (f.headless || f.json || !isTerminal(stdout)) && !f.hasSession() {
+		fmt.Fprintln(stderr, "swarmscope: no SOURCE given (a magnet URI, .torrent file or 40-hex info hash) and no torrents remembered in "+f.sessionDir()+"; try 'swarmscope demo' or --help")
 		return ExitUsage
 	}
 	var peers []netip.AddrPort
@@ -120,6 +130,8 @@ func runDownload(ctx context.Context, args []string, stdout, stderr io.Writer) i
 		DataDir: f.dir, ListenHost: f.bind, ListenPort: f.port, MaxConns: f.maxConns,
 		NoDHT: f.noDHT, UploadLimit: f.uploadLimit, DownloadLimit: f.downloadLimit,
 		Log: io.Discard, Verify: f.verify,
+		SessionDir: f.sessionDirIfOn(), SeedRatio: f.seedRatio, SeedTime: f.seedTime,
+		DHTBootstrap: splitList(f.dhtBootstrap),
 	})
 	if err != nil {
 		fmt.Fprintf(stderr, "swarmscope: %v\n", text.CleanLine(err.Error()))
@@ -138,8 +150,19 @@ func runDownload(ctx context.Context, args []string, stdout, stderr io.Writer) i
 			fmt.Fprintf(stderr, "swarmscope: closing: %v\n", text.CleanLine(err.Error()))
 		}
 	}()
+	// The session first: a SOURCE it already holds keeps its remembered
+	// state (paused, priorities).
+	_, problems := e.RestoreSession(ctx)
+	for _, p := range problems {
+		fmt.Fprintf(stderr, "swarmscope: warning: %v\n", text.CleanLine(p.Error()))
+	}
+	if ctx.Err() != nil {
+		return ExitFailure
+	}
 	for _, src := range sources {
-		if err := e.Add(src); err != nil {
+		if err := e.Add(src); errors.Is(err, engine.ErrAlreadyAdded) {
+			// Remembered from an earlier run; --peer still applies.
+		} else if err != nil {
 			fmt.Fprintf(stderr, "swarmscope: %v\n", text.CleanLine(err.Error()))
 			if errors.Is(err, engine.ErrBadSource) {
 				return ExitUsage
@@ -175,6 +198,11 @@ func runDownload(ctx context.Context, args []string, stdout, stderr io.Writer) i
 		// Headless measures the NAT too, so a holepunch failure can say
 		// what was measured; --stun "" turns it off and says so.
 		go publishNATCheck(ctx, e, natCheck, len(servers) > 0)
+		if e.Torrents() == 0 {
+			// Every remembered torrent failed to restore (warned above).
+			fmt.Fprintln(stderr, "swarmscope: no torrents to run")
+			return ExitFailure
+		}
 		return runHeadless(ctx, mx.source(e), headlessOptions{Out: stdout, Err: stderr, JSON: f.json, Seed: f.seed})
 	}
 	err = tui.Run(tuiContext(ctx), tui.Options{
@@ -201,6 +229,26 @@ func runDownload(ctx context.Context, args []string, stdout, stderr io.Writer) i
 		}
 	}
 	return ExitOK
+}
+
+// Session: the torrents of a download directory are remembered beside its
+// piece state, in DIR/.swarmscope/session (engine/session).
+func (f *downloadFlags) sessionDir() string { return filepath.Join(f.dir, ".swarmscope", "session") }
+
+func (f *downloadFlags) sessionDirIfOn() string {
+	if f.noSession {
+		return ""
+	}
+	return f.sessionDir()
+}
+
+// hasSession reports whether torrents are remembered (a record exists).
+func (f *downloadFlags) hasSession() bool {
+	if f.noSession {
+		return false
+	}
+	m, _ := filepath.Glob(filepath.Join(f.sessionDir(), "*.json"))
+	return len(m) > 0
 }
 
 // checkSource is the TUI's add-dialog check: the engine's own parser.
@@ -246,6 +294,15 @@ func (f *downloadFlags) validate() error {
 		return fmt.Errorf("--upload-limit %d is negative (0 = unlimited)", f.uploadLimit)
 	case f.downloadLimit < 0:
 		return fmt.Errorf("--download-limit %d is negative (0 = unlimited)", f.downloadLimit)
+	case f.seedRatio < 0 || math.IsNaN(f.seedRatio) || math.IsInf(f.seedRatio, 0):
+		return fmt.Errorf("--seed-ratio %v is not a ratio (0 = no limit)", f.seedRatio)
+	case f.seedTime < 0:
+		return fmt.Errorf("--seed-time %s is negative (0 = no limit)", f.seedTime)
+	}
+	for _, n := range splitList(f.dhtBootstrap) {
+		if _, port, err := net.SplitHostPort(n); err != nil || port == "0" {
+			return fmt.Errorf("--dht-bootstrap %q: want host:port", n)
+		}
 	}
 	if f.metrics != "" {
 		if err := metrics.CheckAddr(f.metrics); err != nil {

@@ -48,6 +48,18 @@ type jsonTorrent struct {
 	Error    string             `json:"error,omitempty"`
 	// Holepunch is the torrent's BEP 55 funnel (swarm.HolepunchFunnel).
 	Holepunch swarm.HolepunchFunnel `json:"holepunch"`
+	// Trackers, DHT lookups and why nothing is happening, as the engine
+	// measured them (engine/swarm.TrackerInfo, TorrentDHT).
+	Trackers []swarm.TrackerInfo `json:"trackers"`
+	DHT      swarm.TorrentDHT    `json:"dht"`
+	Why      string              `json:"why,omitempty"`
+	// Over every run of the session, and the seeding limits in force.
+	UploadedTotal   int64         `json:"uploaded_total"`
+	DownloadedTotal int64         `json:"downloaded_total"`
+	Ratio           float64       `json:"ratio"`
+	SeedRatioLimit  float64       `json:"seed_ratio_limit,omitempty"`
+	SeedTimeLimit   time.Duration `json:"seed_time_limit_ns,omitempty"`
+	SeedingFor      time.Duration `json:"seeding_for_ns,omitempty"`
 }
 
 type jsonTick struct {
@@ -59,6 +71,7 @@ type jsonTick struct {
 	// the same per relay.
 	Holepunch       swarm.HolepunchFunnel `json:"holepunch"`
 	HolepunchRelays []swarm.RelayFunnel   `json:"holepunch_relays,omitempty"`
+	DHT             swarm.DHTInfo         `json:"dht"`
 }
 
 type jsonEvent struct {
@@ -90,20 +103,22 @@ func pathsJSON(s swarm.Snapshot) map[string]jsonPath {
 func torrentsJSON(s swarm.Snapshot) []jsonTorrent {
 	out := make([]jsonTorrent, 0, len(s.Torrents))
 	for _, t := range s.Torrents {
-		out = append(out, jsonTorrent{t.Name, t.InfoHash, t.State, t.Progress, t.Size, t.DownBps, t.UpBps, t.DownBytes, t.UpBytes, t.Peers, t.Err, t.Holepunch})
+		out = append(out, jsonTorrent{t.Name, t.InfoHash, t.State, t.Progress, t.Size, t.DownBps, t.UpBps, t.DownBytes, t.UpBytes, t.Peers, t.Err, t.Holepunch,
+			t.Trackers, t.DHT, t.Why, t.UploadedTotal, t.DownloadedTotal, t.TotalRatio(), t.SeedRatioLimit, t.SeedTimeLimit, t.SeedingFor})
 	}
 	return out
 }
 
-// allDone reports whether every torrent has finished, and whether any
-// failed on the way.
+// allDone reports whether every torrent has finished (complete, or
+// finished seeding; a paused torrent does not hold the run), and whether
+// any failed on the way.
 func allDone(s swarm.Snapshot) (done, failed bool) {
 	if len(s.Torrents) == 0 {
 		return false, false
 	}
 	for _, t := range s.Torrents {
 		switch t.State {
-		case swarm.StateSeeding:
+		case swarm.StateSeeding, swarm.StateFinished, swarm.StatePaused:
 		case swarm.StateError:
 			failed = true
 		default:
@@ -111,6 +126,17 @@ func allDone(s swarm.Snapshot) (done, failed bool) {
 		}
 	}
 	return true, failed
+}
+
+// stillSeeding reports whether a torrent seeds on: with --seed forever,
+// with a seeding limit until it finishes.
+func stillSeeding(s swarm.Snapshot, seed bool) bool {
+	for _, t := range s.Torrents {
+		if t.State == swarm.StateSeeding && (seed || t.SeedRatioLimit > 0 || t.SeedTimeLimit > 0) {
+			return true
+		}
+	}
+	return false
 }
 
 // runHeadless prints progress until every torrent is complete (unless
@@ -123,6 +149,7 @@ func runHeadless(ctx context.Context, src snapshotSource, o headlessOptions) int
 	start := time.Now()
 	var last swarm.Snapshot
 	var lastLine time.Time
+	whys := map[string]whySeen{}
 	events := src.Events()
 	for {
 		select {
@@ -154,12 +181,15 @@ func runHeadless(ctx context.Context, src snapshotSource, o headlessOptions) int
 			last = s
 			if o.JSON {
 				enc.Encode(jsonTick{Type: "tick", Time: s.Time, Torrents: torrentsJSON(s), Paths: pathsJSON(s),
-					Holepunch: s.Holepunch, HolepunchRelays: s.HolepunchRelays})
-			} else if s.Time.Sub(lastLine) >= o.Every-100*time.Millisecond {
-				lastLine = s.Time
-				fmt.Fprintln(o.Out, humanLine(s))
+					Holepunch: s.Holepunch, HolepunchRelays: s.HolepunchRelays, DHT: s.DHT})
+			} else {
+				if s.Time.Sub(lastLine) >= o.Every-100*time.Millisecond {
+					lastLine = s.Time
+					fmt.Fprintln(o.Out, humanLine(s))
+				}
+				printWhys(o.Out, s, whys)
 			}
-			if done, failed := allDone(s); done && !o.Seed {
+			if done, failed := allDone(s); done && !stillSeeding(s, o.Seed) {
 				printSummary(o, enc, s, start, !failed)
 				if failed {
 					for _, t := range s.Torrents {
@@ -177,10 +207,50 @@ func runHeadless(ctx context.Context, src snapshotSource, o headlessOptions) int
 
 func notable(k swarm.EventKind) bool {
 	switch k {
-	case swarm.EventPeerConnected, swarm.EventPeerDisconnected, swarm.EventTrackerAnnounce:
+	case swarm.EventPeerConnected, swarm.EventPeerDisconnected:
 		return false
 	}
 	return true
+}
+
+// whySeen is the why-idle line last printed for a torrent.
+type whySeen struct {
+	line string
+	at   time.Time
+}
+
+// whyRepeat is how often an unchanged why-idle line is printed again.
+const whyRepeat = 30 * time.Second
+
+// printWhys prints, for each torrent with no peer, the engine's line
+// saying why, when it changes and every whyRepeat while it stays.
+func printWhys(w io.Writer, s swarm.Snapshot, seen map[string]whySeen) {
+	for _, t := range s.Torrents {
+		prev := seen[t.InfoHash]
+		if t.Why == "" {
+			delete(seen, t.InfoHash)
+			continue
+		}
+		if t.Why == prev.line && s.Time.Sub(prev.at) < whyRepeat {
+			continue
+		}
+		// Times to the next announce change every tick; compare without
+		// them so a ticking clock alone does not print a line.
+		if stripNumbers(t.Why) == stripNumbers(prev.line) && s.Time.Sub(prev.at) < whyRepeat {
+			continue
+		}
+		seen[t.InfoHash] = whySeen{t.Why, s.Time}
+		fmt.Fprintf(w, "%s  %s: %s\n", s.Time.Format(time.TimeOnly), t.Name, t.Why)
+	}
+}
+
+func stripNumbers(s string) string {
+	return strings.Map(func(r rune) rune {
+		if r >= '0' && r <= '9' {
+			return -1
+		}
+		return r
+	}, s)
 }
 
 func humanLine(s swarm.Snapshot) string {
