@@ -50,7 +50,7 @@ func dashboardExprs(t *testing.T) []string {
 // one the exporter serves.
 func TestDashboardNamesExist(t *testing.T) {
 	x := New(Options{NoProcessMetrics: true, Snapshot: func() swarm.Snapshot {
-		return swarm.Snapshot{Time: t0, Paths: paths(nil), Torrents: []swarm.TorrentInfo{{InfoHash: ih, Name: "n", State: swarm.StateDownloading, Size: 1}}}
+		return swarm.Snapshot{Time: t0, Paths: paths(nil), DHT: swarm.DHTInfo{Enabled: true}, Torrents: []swarm.TorrentInfo{{InfoHash: ih, Name: "n", State: swarm.StateDownloading, Size: 1}}}
 	}})
 	yes := true
 	x.ObserveNAT(nat.Report{Time: t0, PublicAddr: "203.0.113.1:1", BehindNAT: &yes, NATType: nat.TypeSymmetric,

@@ -70,10 +70,11 @@ func TestScriptedSequence(t *testing.T) {
 	var sc script
 	x := New(Options{Snapshot: sc.get, NoProcessMetrics: true})
 
-	// Tick 1: fetching metadata from one outbound uTP peer.
+	// Tick 1: fetching metadata from one outbound uTP peer; DHT on.
 	sc.set(swarm.Snapshot{
 		Time:  t0,
 		Paths: paths(map[swarm.Origin][2]int64{swarm.OriginOutbound: {1000, 10}}),
+		DHT:   swarm.DHTInfo{Enabled: true, State: swarm.DHTReady, Nodes: 120, GoodNodes: 80, Queries: 900, AnnouncesOK: 4},
 		Torrents: []swarm.TorrentInfo{{
 			InfoHash: ih, Name: "ubuntu\x1b[31m\tiso\u202e", State: swarm.StateMetadata, DownBytes: 1000, UpBytes: 10, Known: 7,
 			Peers:    countsOf(swarm.OriginOutbound),
@@ -96,12 +97,26 @@ swarmscope_path_bytes_total{direction="up",origin="upnp"} 0
 swarmscope_torrent_state{infohash="`+ih+`",name="ubuntu[31m iso",state="downloading"} 0
 swarmscope_torrent_state{infohash="`+ih+`",name="ubuntu[31m iso",state="error"} 0
 swarmscope_torrent_state{infohash="`+ih+`",name="ubuntu[31m iso",state="fetching metadata"} 1
+swarmscope_torrent_state{infohash="`+ih+`",name="ubuntu[31m iso",state="finished"} 0
 swarmscope_torrent_state{infohash="`+ih+`",name="ubuntu[31m iso",state="paused"} 0
 swarmscope_torrent_state{infohash="`+ih+`",name="ubuntu[31m iso",state="seeding"} 0
 # HELP swarmscope_torrent_known_peers Peer addresses one torrent knows but is not connected to.
 # TYPE swarmscope_torrent_known_peers gauge
 swarmscope_torrent_known_peers{infohash="`+ih+`",name="ubuntu[31m iso"} 7
-`, "swarmscope_path_bytes_total", "swarmscope_torrent_state", "swarmscope_torrent_known_peers")
+# HELP swarmscope_dht_nodes Nodes in the DHT routing table (absent when the DHT is off).
+# TYPE swarmscope_dht_nodes gauge
+swarmscope_dht_nodes 120
+# HELP swarmscope_dht_good_nodes DHT routing-table nodes that answered our last query or were not yet asked (absent when the DHT is off).
+# TYPE swarmscope_dht_good_nodes gauge
+swarmscope_dht_good_nodes 80
+# HELP swarmscope_dht_queries_total Outbound DHT queries sent (absent when the DHT is off).
+# TYPE swarmscope_dht_queries_total counter
+swarmscope_dht_queries_total 900
+# HELP swarmscope_dht_announce_peer_accepted_total DHT announce_peer queries that nodes accepted (absent when the DHT is off).
+# TYPE swarmscope_dht_announce_peer_accepted_total counter
+swarmscope_dht_announce_peer_accepted_total 4
+`, "swarmscope_path_bytes_total", "swarmscope_torrent_state", "swarmscope_torrent_known_peers", "swarmscope_dht_nodes",
+		"swarmscope_dht_good_nodes", "swarmscope_dht_queries_total", "swarmscope_dht_announce_peer_accepted_total")
 	if n, _ := testutil.GatherAndCount(x.Registry(), "swarmscope_torrent_size_bytes", "swarmscope_torrent_progress_ratio", "swarmscope_torrent_verified_bytes"); n != 0 {
 		t.Errorf("size/progress exported before the metadata is known (%d series)", n)
 	}
@@ -130,6 +145,9 @@ swarmscope_torrent_known_peers{infohash="`+ih+`",name="ubuntu[31m iso"} 7
 	checkGauge(t, x, "swarmscope_torrent_size_bytes", nil, 9000)
 	checkGauge(t, x, "swarmscope_torrent_verified_bytes", nil, 4500)
 	checkGauge(t, x, "swarmscope_path_bytes_total", map[string]string{"origin": "inbound", "direction": "down"}, 500)
+	if n, _ := testutil.GatherAndCount(x.Registry(), "swarmscope_dht_nodes", "swarmscope_dht_queries_total"); n != 0 {
+		t.Errorf("DHT series exported with the DHT off")
+	}
 	sc.set(swarm.Snapshot{
 		Time:  t0.Add(2 * time.Second),
 		Paths: paths(map[swarm.Origin][2]int64{swarm.OriginOutbound: {9000, 10}, swarm.OriginHolepunched: {700, 0}}),

@@ -17,7 +17,7 @@ import (
 var transports = []swarm.Transport{swarm.TransportTCP, swarm.TransportUTP, swarm.TransportWebRTC}
 
 // states are the torrent states of the state-set gauge.
-var states = []swarm.State{swarm.StateMetadata, swarm.StateDownloading, swarm.StateSeeding, swarm.StatePaused, swarm.StateError}
+var states = []swarm.State{swarm.StateMetadata, swarm.StateDownloading, swarm.StateSeeding, swarm.StatePaused, swarm.StateError, swarm.StateFinished}
 
 func desc(name, help string, labels ...string) *prometheus.Desc {
 	return prometheus.NewDesc(prometheus.BuildFQName(Namespace, "", name), help, labels, nil)
@@ -34,6 +34,10 @@ var (
 	descTorrentState = desc("torrent_state", "1 for the torrent's current state, 0 for the others.", "infohash", "name", "state")
 	descTorrentPeers = desc("torrent_peers", "Connected peers of one torrent by origin.", "infohash", "name", "origin")
 	descTorrentKnown = desc("torrent_known_peers", "Peer addresses one torrent knows but is not connected to.", "infohash", "name")
+	descDHTNodes     = desc("dht_nodes", "Nodes in the DHT routing table (absent when the DHT is off).")
+	descDHTGood      = desc("dht_good_nodes", "DHT routing-table nodes that answered our last query or were not yet asked (absent when the DHT is off).")
+	descDHTQueries   = desc("dht_queries_total", "Outbound DHT queries sent (absent when the DHT is off).")
+	descDHTAnnounces = desc("dht_announce_peer_accepted_total", "DHT announce_peer queries that nodes accepted (absent when the DHT is off).")
 	descUPnPActive   = desc("engine_port_mapping_active", "1 when the engine believed a port mapping of its listen port was active at the snapshot; it decides the upnp origin.")
 )
 
@@ -57,7 +61,7 @@ func newSnapshotCollector(latest func() swarm.Snapshot) *snapshotCollector {
 
 func (c *snapshotCollector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{descSnapshotTime, descPathBytes, descPeers, descTorrentBytes, descTorrentSize,
-		descTorrentDone, descTorrentProg, descTorrentState, descTorrentPeers, descTorrentKnown, descUPnPActive} {
+		descTorrentDone, descTorrentProg, descTorrentState, descTorrentPeers, descTorrentKnown, descDHTNodes, descDHTGood, descDHTQueries, descDHTAnnounces, descUPnPActive} {
 		ch <- d
 	}
 	describeHolepunch(ch)
@@ -140,6 +144,12 @@ func (c *snapshotCollector) Collect(ch chan<- prometheus.Metric) {
 			gauge(descTorrentPeers, float64(t.Peers.Get(o)), ih, name, string(o))
 		}
 		gauge(descTorrentKnown, float64(t.Known), ih, name)
+	}
+	if d := s.DHT; d.Enabled {
+		gauge(descDHTNodes, float64(d.Nodes))
+		gauge(descDHTGood, float64(d.GoodNodes))
+		counter(descDHTQueries, d.Queries)
+		counter(descDHTAnnounces, d.AnnouncesOK)
 	}
 	c.collectHolepunch(ch, s.Holepunch, counter, seen)
 	// A removed torrent forgets its high-water marks: added again, it
