@@ -6,8 +6,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/swarmscope/swarmscope/engine/swarm"
 	"github.com/swarmscope/swarmscope/engine/labtest/nslab"
+	"github.com/swarmscope/swarmscope/engine/swarm"
 )
 
 // TestTrackerStates announces one torrent to four trackers: opentracker

@@ -209,7 +209,7 @@ func TestGoldenOtherScreens(t *testing.T) {
 		"peer_details_holepunched": {"2", "o", "o", "o", "enter"},
 		// The failed holepunch, three events up from the newest.
 		"event_details": {"5", "up", "up", "up", "enter"},
-		"remove":       {"d"},
+		"remove":        {"d"},
 	}
 	for name, ks := range screens {
 		for _, sz := range sizes {
