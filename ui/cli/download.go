@@ -213,6 +213,7 @@ func runDownload(ctx context.Context, args []string, stdout, stderr io.Writer) i
 		Snapshots:   e.Snapshots(),
 		Events:      mx.events(e.Events()),
 		NAT:         natCheck,
+		NATOff:      natOff(servers),
 		NATReports:  rechecks,
 	})
 	if err != nil && ctx.Err() == nil {
@@ -442,4 +443,12 @@ func natSummary(r nat.Report, err error) string {
 func isTerminal(w io.Writer) bool {
 	f, ok := w.(*os.File)
 	return ok && term.IsTerminal(f.Fd())
+}
+
+// natOff says why the TUI measures no NAT: an empty --stun turns STUN off.
+func natOff(servers []string) string {
+	if len(servers) == 0 {
+		return `STUN turned off (--stun "")`
+	}
+	return ""
 }

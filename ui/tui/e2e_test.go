@@ -147,7 +147,7 @@ func contains(sub string) func(string) bool {
 	return func(s string) bool { return strings.Contains(s, sub) }
 }
 
-var headerRates = regexp.MustCompile(`↓ [0-9.]+ [kMGTP]?B/s  ↑ [0-9.]+ [kMGTP]?B/s`)
+var headerRates = regexp.MustCompile(`↓\s+[0-9.]+ (?:[KMGTP]i)?B/s\s+↑\s+[0-9.]+ (?:[KMGTP]i)?B/s`)
 
 // checkTUI walks what a person would do: look at the peers, watch the
 // rates, open help and the map, quit.

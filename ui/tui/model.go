@@ -130,7 +130,7 @@ func New(opts Options) Model {
 		torrents:  torrents.New(th, k),
 		peers:     peers.New(th, k),
 		paths:     paths.New(th, k),
-		nat:       natview.New(th, k, opts.NAT != nil),
+		nat:       natview.New(th, k, opts.NAT != nil && opts.NATOff == ""),
 		events:    events.New(th, k, opts.Location),
 		filter:    fi,
 		focus:     PaneTorrents,
@@ -144,6 +144,7 @@ func New(opts Options) Model {
 			m.shown[s] = PaneID(id)
 		}
 	}
+	m.nat.SetOff(opts.NATOff)
 	if opts.InitialNAT != nil {
 		m.nat.SetReport(natreport.Clean(*opts.InitialNAT))
 	}
@@ -165,7 +166,7 @@ func (m Model) Init() tea.Cmd {
 	if m.opts.NATReports != nil {
 		cmds = append(cmds, waitNATReport(m.opts.NATReports))
 	}
-	if m.opts.NAT != nil && m.opts.InitialNAT == nil {
+	if m.opts.NAT != nil && m.opts.NATOff == "" && m.opts.InitialNAT == nil {
 		cmds = append(cmds, func() tea.Msg { return startNATMsg{} })
 	}
 	return tea.Batch(cmds...)
@@ -331,6 +332,9 @@ func (m *Model) syncPeers() {
 }
 
 func (m *Model) rerunNAT() tea.Cmd {
+	if m.opts.NATOff != "" {
+		return m.setStatus("NAT not measured: "+m.opts.NATOff, true)
+	}
 	if m.opts.NAT == nil {
 		return m.setStatus("NAT diagnosis is not available here", true)
 	}

@@ -550,3 +550,25 @@ func TestCachedPanesFollowNewData(t *testing.T) {
 		}
 	}
 }
+
+// With STUN turned off the screen says so instead of "check failed", and r
+// runs nothing.
+func TestNATOff(t *testing.T) {
+	runs := 0
+	m := New(Options{
+		Renderer: asciiRenderer(), Location: time.UTC,
+		NAT: func(ctx context.Context) (nat.Report, error) {
+			runs++
+			return nat.Report{}, errors.New("no STUN servers")
+		},
+		NATOff: `STUN turned off (--stun "")`,
+	})
+	m = step(t, m, tea.WindowSizeMsg{Width: 120, Height: 40})
+	m = runCmd(t, m, m.Init())
+	m = press(t, m, "4")
+	m = press(t, m, "r")
+	v := m.View()
+	if runs != 0 || !strings.Contains(v, "NAT not checked") || !strings.Contains(v, "NAT not measured: STUN turned off") || strings.Contains(v, "failed") {
+		t.Fatalf("runs %d, screen:\n%s", runs, v)
+	}
+}

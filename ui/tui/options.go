@@ -45,6 +45,9 @@ type Options struct {
 	NAT func(ctx context.Context) (nat.Report, error)
 	// NATReports pushes diagnoses made elsewhere (e.g. periodic re-checks).
 	NATReports <-chan nat.Report
+	// NATOff, when set, says why no diagnosis runs (the user turned it
+	// off); the NAT pane shows it instead of inviting r.
+	NATOff string
 	// InitialNAT is shown from the first frame.
 	InitialNAT *nat.Report
 	// Renderer draws the styles; nil is lipgloss's default (stdout, which

@@ -131,6 +131,8 @@ func (m Model) natBadge() string {
 	switch {
 	case m.nat.Running() && !ok:
 		return m.th.BadgeInfo.Render("NAT checking…")
+	case !ok && m.opts.NATOff != "":
+		return m.th.BadgeInfo.Render("NAT not checked")
 	case !ok && m.nat.Failed():
 		return m.th.BadgeBad.Render("NAT check failed")
 	case !ok:

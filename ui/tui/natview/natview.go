@@ -20,6 +20,7 @@ type Model struct {
 	th       *styles.Theme
 	keys     keys.KeyMap
 	canRerun bool
+	off      string
 	report   *nat.Report
 	running  bool
 	err      string
@@ -41,6 +42,10 @@ type reportCache struct {
 func New(th *styles.Theme, k keys.KeyMap, canRerun bool) Model {
 	return Model{th: th, keys: k, canRerun: canRerun, cache: &reportCache{}}
 }
+
+// SetOff records why no diagnosis runs (e.g. --stun ""); it replaces the
+// "no diagnosis yet" line.
+func (m *Model) SetOff(why string) { m.off = why }
 
 // Name is the pane's title.
 func (m *Model) Name() string { return "NAT" }
@@ -119,7 +124,9 @@ func (m *Model) Lines(focused bool) []string {
 	if m.report == nil {
 		if !m.running {
 			msg := "no NAT diagnosis yet"
-			if m.canRerun {
+			if m.off != "" {
+				msg = "NAT not measured: " + m.off
+			} else if m.canRerun {
 				msg += " — press r to run one"
 			}
 			out = append(out, th.Subtle.Render(msg))
