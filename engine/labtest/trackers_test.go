@@ -38,7 +38,14 @@ func TestTrackerStates(t *testing.T) {
 
 	seeder := startHeadless(t, seedHost, s.seedDir("seed"), 6881, tt.Path, "--seed")
 	defer seeder.Stop()
-	s.waitSeeders(1)
+	if err := tr.WaitSeeders(good, tt.InfoHash, 1, 90*time.Second); err != nil {
+		c, i, _ := tr.Scrape(good, tt.InfoHash)
+		out := seeder.Stdout()
+		if len(out) > 4000 {
+			out = out[len(out)-4000:]
+		}
+		t.Fatalf("%v (scrape: %d complete, %d incomplete)\nseeder stdout (tail):\n%s\nseeder stderr:\n%s", err, c, i, out, seeder.Output())
+	}
 
 	leech := startHeadless(t, leechHost, s.emptyDir("leech"), 6881, tt.Path, "--download-limit", "1")
 	defer leech.Stop()
