@@ -6,18 +6,23 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
 	"syscall"
 	"time"
 
+	"github.com/swarmscope/swarmscope/nat/portmap"
+	"github.com/swarmscope/swarmscope/nat/portmap/pmp"
+	"github.com/swarmscope/swarmscope/nat/portmap/portmaptype"
 	"github.com/swarmscope/swarmscope/nat/stun"
 	"github.com/swarmscope/swarmscope/nat/upnp"
 )
 
 // Options configures Check. The zero value plus Servers probes from a fresh
-// OS socket and tries UPnP over SSDP.
+// OS socket and tries to map the probed port with UPnP (SSDP), PCP and
+// NAT-PMP at once.
 type Options struct {
 	// Servers are STUN servers as host:port. At least one is required.
 	Servers []string
@@ -53,29 +58,36 @@ type Options struct {
 	// is not read as a filtered one.
 	MinRTO time.Duration
 
-	// NoUPnP skips UPnP entirely.
+	// NoUPnP skips port mapping entirely: no UPnP, PCP or NAT-PMP (the
+	// name predates PCP and NAT-PMP).
 	NoUPnP bool
-	// KeepMapping leaves the UPnP mapping on the gateway after Check (it
+	// MapWith lists the mapping protocols to probe; nil = all three.
+	MapWith []portmaptype.Protocol
+	// KeepMapping leaves the port mapping on the gateway after Check (it
 	// then lasts until its lease runs out); otherwise it is removed.
 	KeepMapping bool
 	// UPnPSource finds the gateway; default upnp.SSDP(1 s).
 	UPnPSource upnp.Source
 	// UPnPInternalIP overrides the address the gateway forwards to.
 	UPnPInternalIP string
-	// UPnP, if set, is a mapper the caller runs (the engine): Check reads
-	// its state instead of mapping anything itself.
-	UPnP *upnp.Mapper
-	// OnUPnPEvent receives UPnP state changes of Check's own mapper.
-	OnUPnPEvent func(upnp.Event)
+	// PMP configures the PCP and NAT-PMP clients (gateway, port). They
+	// run on the OS network only: by default they are skipped when
+	// Listener is not OSNet, unless PMP is set.
+	PMP *pmp.Config
+	// Mapper, if set, is a port mapper the caller runs (the engine):
+	// Check reads its state instead of mapping anything itself.
+	Mapper *portmap.Mapper
+	// OnMapEvent receives the state changes of Check's own mapper.
+	OnMapEvent func(portmaptype.Event)
 }
 
 // Check measures the NAT: STUN discovery against all servers in parallel,
-// UPnP mapping alongside it, then the verdict. It returns an error only for
+// port mapping (UPnP, PCP, NAT-PMP) alongside it, then the verdict. It returns an error only for
 // unusable options or when no probe socket can be opened; everything the
 // network does wrong ends up in the report.
 func Check(ctx context.Context, opts Options) (Report, error) {
 	start := time.Now()
-	rep := Report{Time: start, Mapping: BehaviorUnknown, Filtering: BehaviorUnknown, NATType: TypeUnknown, UPnP: UPnPReport{Mappings: []Mapping{}}}
+	rep := Report{Time: start, Mapping: BehaviorUnknown, Filtering: BehaviorUnknown, NATType: TypeUnknown, UPnP: UPnPReport{Mappings: []Mapping{}, Probes: []MapProbe{}}}
 	if len(opts.Servers) == 0 {
 		return rep, errors.New("nat: no STUN servers given")
 	}
@@ -116,43 +128,47 @@ func Check(ctx context.Context, opts Options) (Report, error) {
 	rep.SharedSocket = opts.Conn != nil
 
 	var wg sync.WaitGroup
-	var mapper *upnp.Mapper
-	if !opts.NoUPnP && opts.UPnP == nil && rep.ProbedPort != 0 {
-		src := opts.UPnPSource
-		if src == nil {
-			src = upnp.SSDP(time.Second)
+	var mapper *portmap.Mapper
+	if opts.Mapper == nil && rep.ProbedPort != 0 {
+		if probers := opts.MapProbers(); len(probers) > 0 {
+			mapper = portmap.New(portmap.Config{Probers: probers, Port: rep.ProbedPort, InternalIP: opts.UPnPInternalIP, OnEvent: opts.OnMapEvent})
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				// Start's failures are in mapper.Report().
+				_ = mapper.Start(ctx)
+			}()
+		} else {
+			rep.UPnP.Error = "skipped"
 		}
-		mapper = upnp.New(upnp.Config{Source: src, Port: rep.ProbedPort, InternalIP: opts.UPnPInternalIP, OnEvent: opts.OnUPnPEvent})
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			// Start's failures are in mapper.Report().
-			_ = mapper.Start(ctx)
-		}()
 	}
 
 	res, derr := p.discover(ctx, a)
 	a.close()
 	wg.Wait()
 	if mapper != nil {
-		rep.UPnP = upnpReport(mapper.Report())
+		// The protocols that lost the race may still be answering;
+		// their external addresses are worth a short wait.
+		wctx, wcancel := context.WithTimeout(ctx, 250*time.Millisecond)
+		mapper.WaitProbes(wctx)
+		wcancel()
+		rep.UPnP = mapReport(mapper.Report())
+		name := rep.UPnP.ProtocolName()
 		if opts.KeepMapping {
 			mapper.Detach()
 			if len(rep.UPnP.Mappings) > 0 {
-				rep.Notes = append(rep.Notes, "UPnP mapping kept on the gateway until its lease runs out")
+				rep.Notes = append(rep.Notes, name+" mapping kept on the gateway until its lease runs out")
 			}
 		} else if err := mapper.Close(); err != nil {
-			rep.Notes = append(rep.Notes, "removing the UPnP mapping: "+err.Error())
+			rep.Notes = append(rep.Notes, "removing the "+name+" mapping: "+err.Error())
 		} else if len(rep.UPnP.Mappings) > 0 {
-			rep.Notes = append(rep.Notes, "the UPnP mapping was removed again after the check")
+			rep.Notes = append(rep.Notes, "the "+name+" mapping was removed again after the check")
 		}
-	} else if opts.UPnP != nil {
-		rep.UPnP = upnpReport(opts.UPnP.Report())
+	} else if opts.Mapper != nil {
+		rep.UPnP = mapReport(opts.Mapper.Report())
 		if opts.ListenPort == 0 {
-			opts.ListenPort = opts.UPnP.Port()
+			opts.ListenPort = opts.Mapper.Port()
 		}
-	} else if opts.NoUPnP {
-		rep.UPnP.Error = "skipped"
 	}
 	if derr != nil {
 		return rep, derr
@@ -234,16 +250,56 @@ func isOwnIP(l PacketListener, local, public net.IP) bool {
 	return false
 }
 
-func upnpReport(r upnp.Report) UPnPReport {
-	out := UPnPReport{Found: r.Found, Device: r.Device, Service: r.Service, ExternalIP: r.ExternalIP, Error: r.Error, Mappings: []Mapping{}}
+// MapProbers lists the port-mapping protocols the options enable, for
+// Check and for callers that run their own mapper (portmap.New). PCP and
+// NAT-PMP run on the OS network only, unless PMP is set.
+func (o Options) MapProbers() []portmaptype.Prober {
+	if o.NoUPnP {
+		return nil
+	}
+	with := func(p portmaptype.Protocol) bool { return o.MapWith == nil || slices.Contains(o.MapWith, p) }
+	var out []portmaptype.Prober
+	if with(portmaptype.UPnP) {
+		src := o.UPnPSource
+		if src == nil {
+			src = upnp.SSDP(time.Second)
+		}
+		out = append(out, upnp.Prober(upnp.ProbeConfig{Source: src}))
+	}
+	_, osNet := o.Listener.(OSNet)
+	if o.Listener == nil {
+		osNet = true
+	}
+	if !osNet && o.PMP == nil {
+		return out
+	}
+	var cfg pmp.Config
+	if o.PMP != nil {
+		cfg = *o.PMP
+	}
+	if with(portmaptype.PCP) {
+		out = append(out, pmp.PCPProber(cfg))
+	}
+	if with(portmaptype.NATPMP) {
+		out = append(out, pmp.NATPMPProber(cfg))
+	}
+	return out
+}
+
+func mapReport(r portmaptype.Report) UPnPReport {
+	out := UPnPReport{Found: r.Found, Protocol: string(r.Protocol), Gateway: r.Gateway, Device: r.Device, Service: r.Service, ExternalIP: r.ExternalIP, Error: r.Error, Mappings: []Mapping{}, Probes: []MapProbe{}}
 	now := time.Now()
 	for _, m := range r.Mappings {
 		out.Mappings = append(out.Mappings, Mapping{
+			Protocol:     string(m.Protocol),
 			Proto:        m.Proto,
 			ExternalPort: m.ExternalPort,
 			Internal:     net.JoinHostPort(m.InternalIP, strconv.Itoa(m.InternalPort)),
 			LeaseS:       int(m.Remaining(now).Round(time.Second) / time.Second),
 		})
+	}
+	for _, pr := range r.Probes {
+		out.Probes = append(out.Probes, MapProbe{Protocol: string(pr.Protocol), Found: pr.Found, Gateway: pr.Gateway, ExternalIP: pr.ExternalIP, Error: pr.Error})
 	}
 	return out
 }

@@ -6,7 +6,8 @@ import (
 	"time"
 
 	"github.com/swarmscope/swarmscope/nat"
-	"github.com/swarmscope/swarmscope/nat/upnp"
+	"github.com/swarmscope/swarmscope/nat/portmap"
+	"github.com/swarmscope/swarmscope/nat/portmap/portmaptype"
 )
 
 // A standalone diagnosis, as `swarmscope nat` runs it: a fresh socket on
@@ -30,17 +31,17 @@ func ExampleCheck() {
 // its owner keeps reading it and hands STUN answers back.
 func ExampleCheck_engine() {
 	ctx := context.Background()
-	m := upnp.New(upnp.Config{
-		Source:  upnp.SSDP(time.Second),
+	m := portmap.New(portmap.Config{
+		Probers: nat.Options{}.MapProbers(), // UPnP, PCP and NAT-PMP at once
 		Port:    6881,
-		OnEvent: func(e upnp.Event) { fmt.Println("UPnP", e.Kind, e.Message) },
+		OnEvent: func(e portmaptype.Event) { fmt.Println(e.Protocol.Name(), e.Kind, e.Message) },
 	})
 	go func() { _ = m.Start(ctx) }()
 	defer m.Close() // removes the mappings; safe from a signal handler too
 
 	rep, err := nat.Check(ctx, nat.Options{
 		Servers: []string{"stun.l.google.com:19302"},
-		UPnP:    m,
+		Mapper:  m,
 		// Conn: utpSocket,
 		// ConnReader: func(deliver func([]byte, net.Addr) bool) func() { ... },
 	})

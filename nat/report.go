@@ -8,6 +8,8 @@ import (
 	"context"
 	"net"
 	"time"
+
+	"github.com/swarmscope/swarmscope/nat/portmap/portmaptype"
 )
 
 // PacketListener opens UDP sockets. The OS network and the simulated network
@@ -119,22 +121,50 @@ func (o Outcome) Heard() bool {
 	return false
 }
 
-// Mapping is one UPnP port mapping swarmscope holds.
+// Mapping is one port mapping swarmscope holds.
 type Mapping struct {
+	// Protocol made it: "upnp", "pcp" or "nat-pmp".
+	Protocol     string `json:"protocol"`
 	Proto        string `json:"proto"` // "TCP" or "UDP"
 	ExternalPort int    `json:"external_port"`
 	Internal     string `json:"internal"` // host:port
 	LeaseS       int    `json:"lease_s"`  // seconds left; 0 = permanent
 }
 
-// UPnPReport is what the UPnP IGD client found and did.
+// UPnPReport is what the port-mapping clients (UPnP IGD, PCP, NAT-PMP)
+// found and did. Its JSON key stays "upnp"; Protocol says which protocol
+// the gateway used speaks.
 type UPnPReport struct {
-	Found      bool      `json:"found"`
+	Found bool `json:"found"`
+	// Protocol of the gateway holding (or refusing) the mappings:
+	// "upnp", "pcp", "nat-pmp"; "" when none answered.
+	Protocol   string    `json:"protocol,omitempty"`
+	Gateway    string    `json:"gateway,omitempty"` // host:port contacted
 	Device     string    `json:"device,omitempty"`
 	Service    string    `json:"service,omitempty"`
 	ExternalIP string    `json:"external_ip,omitempty"`
 	Mappings   []Mapping `json:"mappings"`
 	Error      string    `json:"error,omitempty"`
+	// Probes says what each protocol found, in the order they answered.
+	Probes []MapProbe `json:"probes"`
+}
+
+// MapProbe is what probing one mapping protocol found.
+type MapProbe struct {
+	Protocol   string `json:"protocol"`
+	Found      bool   `json:"found"`
+	Gateway    string `json:"gateway,omitempty"`
+	ExternalIP string `json:"external_ip,omitempty"`
+	Error      string `json:"error,omitempty"`
+}
+
+// ProtocolName is the mapping protocol as users know it ("UPnP", "PCP",
+// "NAT-PMP"), "port mapping" when none answered.
+func (u *UPnPReport) ProtocolName() string {
+	if u.Protocol == "" {
+		return "port mapping"
+	}
+	return portmaptype.Protocol(u.Protocol).Name()
 }
 
 // Yes reports whether a tri-state flag is known to be true.

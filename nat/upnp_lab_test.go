@@ -10,6 +10,7 @@ import (
 	"github.com/swarmscope/swarmscope/nat"
 	"github.com/swarmscope/swarmscope/nat/natlab"
 	"github.com/swarmscope/swarmscope/nat/natlab/igd"
+	"github.com/swarmscope/swarmscope/nat/portmap/portmaptype"
 	"github.com/swarmscope/swarmscope/nat/stunserver"
 	"github.com/swarmscope/swarmscope/nat/upnp"
 )
@@ -53,11 +54,11 @@ func TestCheckWithSimulatedGateway(t *testing.T) {
 			t.Fatal(err)
 		}
 		defer gw.Close()
-		var events []upnp.EventKind
+		var events []portmaptype.EventKind
 		rep, err := nat.Check(context.Background(), nat.Options{
 			Servers: []string{"203.0.113.10:3478"}, Listener: client, LocalPort: 6881, Timeout: 10 * time.Second, MinRTO: testRTO,
 			UPnPSource: upnp.DeviceURL(gw.Location()), UPnPInternalIP: client.Addr().String(), KeepMapping: keep,
-			OnUPnPEvent: func(e upnp.Event) { events = append(events, e.Kind) },
+			OnMapEvent: func(e portmaptype.Event) { events = append(events, e.Kind) },
 		})
 		if err != nil {
 			t.Fatal(err)

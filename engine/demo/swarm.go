@@ -26,6 +26,8 @@ import (
 	"github.com/swarmscope/swarmscope/nat"
 	"github.com/swarmscope/swarmscope/nat/natlab"
 	"github.com/swarmscope/swarmscope/nat/natlab/igd"
+	"github.com/swarmscope/swarmscope/nat/portmap"
+	"github.com/swarmscope/swarmscope/nat/portmap/portmaptype"
 	"github.com/swarmscope/swarmscope/nat/upnp"
 )
 
@@ -140,7 +142,7 @@ type Node struct {
 	Router  *natlab.NAT // nil on the public internet
 	Engine  *engine.Engine
 	Gateway *igd.Gateway
-	Mapper  *upnp.Mapper
+	Mapper  *portmap.Mapper
 	Port    int
 	Dir     string
 	conn    net.PacketConn
@@ -592,13 +594,12 @@ func (s *Swarm) startUPnP(n *Node) error {
 		return fmt.Errorf("demo: %s gateway: %w", n.Name(), err)
 	}
 	e := n.Engine
-	n.Mapper = upnp.New(upnp.Config{
-		Source:      upnp.DeviceURL(n.Gateway.Location()),
-		Port:        n.Port,
-		Protocols:   []string{"UDP"},
-		InternalIP:  n.Host.Addr().String(),
-		Description: "swarmscope demo " + n.Name(),
-		OnEvent: func(ev upnp.Event) {
+	n.Mapper = portmap.New(portmap.Config{
+		Probers:    []portmaptype.Prober{upnp.Prober(upnp.ProbeConfig{Source: upnp.DeviceURL(n.Gateway.Location()), Description: "swarmscope demo " + n.Name()})},
+		Port:       n.Port,
+		Protocols:  []string{"UDP"},
+		InternalIP: n.Host.Addr().String(),
+		OnEvent: func(ev portmaptype.Event) {
 			e.Publish(swarm.Event{Time: ev.Time, Kind: swarm.EventNAT, Message: "UPnP " + string(ev.Kind) + ": " + ev.Message})
 		},
 	})
@@ -804,7 +805,7 @@ func (s *Swarm) CheckNAT(ctx context.Context) (nat.Report, error) {
 		Timeout:  20 * time.Second,
 	}
 	if s.You.Mapper != nil {
-		opts.UPnP = s.You.Mapper
+		opts.Mapper = s.You.Mapper
 	} else {
 		opts.NoUPnP = true
 	}

@@ -1,7 +1,8 @@
-// Package upnp maps the torrent port on a UPnP Internet Gateway Device
-// (WANIPConnection2/1, WANPPPConnection1) with goupnp: it picks the best
-// connection, maps TCP and UDP with external port = internal port, renews
-// finite leases at half-life, and removes every mapping it made on Close.
+// Package upnp is the UPnP IGD client of nat/portmap: it discovers the
+// gateway (SSDP or a known description URL), picks the best WAN connection
+// service (WANIPConnection2/1, WANPPPConnection1) and adds and deletes port
+// mappings on it with goupnp. Renewal and removal on exit are the mapper's
+// (nat/portmap).
 package upnp
 
 import (
@@ -28,57 +29,6 @@ const (
 	CodeConflict           = 718 // ConflictInMappingEntry
 	CodeOnlyPermanentLease = 725 // OnlyPermanentLeasesSupported
 )
-
-// EventKind names a state change.
-type EventKind string
-
-const (
-	EventDiscovering EventKind = "discovering"
-	EventMapped      EventKind = "mapped"
-	EventRenewed     EventKind = "renewed"
-	EventFailed      EventKind = "failed"
-	EventRemoved     EventKind = "removed"
-)
-
-// Event is one state change, with a one-line human message.
-type Event struct {
-	Kind    EventKind
-	Time    time.Time
-	Mapping *Mapping // nil for discovering and whole-gateway failures
-	Code    int      // UPnP error code, 0 if none
-	Err     error
-	Message string
-}
-
-// Mapping is one port mapping this client made.
-type Mapping struct {
-	Proto        string // "TCP" or "UDP"
-	ExternalPort int
-	InternalIP   string
-	InternalPort int
-	Lease        time.Duration // 0 = permanent
-	Renewed      time.Time     // last time the gateway accepted it
-}
-
-// Remaining is the lease left at now; 0 for permanent mappings.
-func (m Mapping) Remaining(now time.Time) time.Duration {
-	if m.Lease == 0 {
-		return 0
-	}
-	return max(m.Lease-now.Sub(m.Renewed), 0)
-}
-
-// Report is what the client found and did.
-type Report struct {
-	Found      bool
-	Device     string // friendly name
-	Service    string // e.g. "WANIPConnection:1"
-	Location   string
-	ExternalIP string
-	Mappings   []Mapping
-	Error      string
-	ErrorCode  int
-}
 
 // Root is one discovered gateway description.
 type Root struct {

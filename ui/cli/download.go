@@ -19,7 +19,8 @@ import (
 	"github.com/swarmscope/swarmscope/engine"
 	"github.com/swarmscope/swarmscope/engine/swarm"
 	"github.com/swarmscope/swarmscope/nat"
-	"github.com/swarmscope/swarmscope/nat/upnp"
+	"github.com/swarmscope/swarmscope/nat/portmap"
+	"github.com/swarmscope/swarmscope/nat/portmap/portmaptype"
 	"github.com/swarmscope/swarmscope/ui/metrics"
 	"github.com/swarmscope/swarmscope/ui/text"
 	"github.com/swarmscope/swarmscope/ui/tui"
@@ -30,8 +31,8 @@ type downloadFlags struct {
 	port          int
 	bind          string
 	seed          bool
-	noUPnP        bool
-	upnpURL       string
+	pm            portmapFlags
+	mapOpts       nat.Options // the port-mapping fields, from pm
 	json          bool
 	headless      bool
 	maxConns      int
@@ -56,8 +57,7 @@ func downloadFlagSet(stderr io.Writer) (*flag.FlagSet, *downloadFlags) {
 	fs.IntVar(&f.port, "port", 42069, "listen `port` for TCP and uTP (0 = any free port)")
 	fs.StringVar(&f.bind, "bind", "", "listen on this local `IP` only (default: all interfaces)")
 	fs.BoolVar(&f.seed, "seed", false, "keep seeding after every torrent is complete (default: exit)")
-	fs.BoolVar(&f.noUPnP, "no-upnp", false, "do not map the listen port on a UPnP gateway")
-	fs.StringVar(&f.upnpURL, "upnp-url", "", "gateway description `URL` to use instead of SSDP discovery")
+	f.pm.register(fs, "do not map the listen port on the gateway (no UPnP, PCP or NAT-PMP)")
 	fs.BoolVar(&f.json, "json", false, "headless: print one JSON object per line")
 	fs.BoolVar(&f.headless, "headless", false, "no TUI, even on a terminal")
 	fs.IntVar(&f.maxConns, "max-conns", 0, "established connections per torrent (0 = engine default)")
@@ -143,7 +143,7 @@ func runDownload(ctx context.Context, args []string, stdout, stderr io.Writer) i
 		// Mappings go first: they outlive us on the router otherwise.
 		if mapper != nil {
 			if err := mapper.Close(); err != nil {
-				fmt.Fprintf(stderr, "swarmscope: removing UPnP mappings: %v\n", text.CleanLine(err.Error()))
+				fmt.Fprintf(stderr, "swarmscope: removing port mappings: %v\n", text.CleanLine(err.Error()))
 			}
 		}
 		if err := e.Close(); err != nil {
@@ -182,7 +182,7 @@ func runDownload(ctx context.Context, args []string, stdout, stderr io.Writer) i
 		if len(servers) == 0 {
 			return nat.Report{}, errors.New("no STUN servers configured (--stun)")
 		}
-		r, err := nat.Check(ctx, nat.Options{Servers: servers, LocalIP: f.bind, ListenPort: e.ListenPort(), NoUPnP: mapper == nil, UPnP: mapper})
+		r, err := nat.Check(ctx, nat.Options{Servers: servers, LocalIP: f.bind, ListenPort: e.ListenPort(), NoUPnP: mapper == nil, Mapper: mapper})
 		mx.observeNAT(ctx, r, err)
 		if err == nil {
 			tellEngineNAT(e, r)
@@ -286,6 +286,9 @@ func tuiContext(sig context.Context) context.Context {
 // validate checks flag values that parse but make no sense; every mistake
 // is the user's (exit 2).
 func (f *downloadFlags) validate() error {
+	if err := f.pm.apply(&f.mapOpts); err != nil {
+		return err
+	}
 	switch {
 	case f.port < 0 || f.port > 65535:
 		return fmt.Errorf("--port %d is not a port (0-65535)", f.port)
@@ -356,22 +359,20 @@ func parsePeer(s string) (netip.AddrPort, error) {
 	return netip.AddrPortFrom(ap.Addr().Unmap(), ap.Port()), nil
 }
 
-// startUPnP maps the listen port in the background; the engine labels
-// inbound connections `upnp` while the mapping is active.
-func startUPnP(ctx context.Context, f *downloadFlags, e *engine.Engine, x *metrics.Exporter) *upnp.Mapper {
-	if f.noUPnP {
+// startUPnP maps the listen port in the background with every enabled
+// protocol (UPnP, PCP, NAT-PMP); the engine labels inbound connections
+// `upnp` while the mapping is active, and the events name the protocol.
+func startUPnP(ctx context.Context, f *downloadFlags, e *engine.Engine, x *metrics.Exporter) *portmap.Mapper {
+	probers := f.mapOpts.MapProbers()
+	if len(probers) == 0 {
 		return nil
 	}
-	src := upnp.SSDP(2 * time.Second)
-	if f.upnpURL != "" {
-		src = upnp.DeviceURL(f.upnpURL)
-	}
-	m := upnp.New(upnp.Config{
-		Source: src,
-		Port:   e.ListenPort(),
-		OnEvent: func(ev upnp.Event) {
+	m := portmap.New(portmap.Config{
+		Probers: probers,
+		Port:    e.ListenPort(),
+		OnEvent: func(ev portmaptype.Event) {
 			x.UPnPEvent(ev)
-			e.Publish(swarm.Event{Time: ev.Time, Kind: swarm.EventNAT, Message: "UPnP " + string(ev.Kind) + ": " + ev.Message})
+			e.Publish(swarm.Event{Time: ev.Time, Kind: swarm.EventNAT, Message: "port mapping " + string(ev.Kind) + ": " + ev.Message})
 		},
 	})
 	e.SetUPnP(m)
@@ -387,12 +388,12 @@ func startUPnP(ctx context.Context, f *downloadFlags, e *engine.Engine, x *metri
 
 // noteUPnPAddr tells the engine the gateway's external address with the
 // mapped port: peers and trackers that list it back list us.
-func noteUPnPAddr(e *engine.Engine, m *upnp.Mapper) {
+func noteUPnPAddr(e *engine.Engine, m *portmap.Mapper) {
 	ip, err := netip.ParseAddr(m.Report().ExternalIP)
 	if err != nil {
 		return
 	}
-	e.NoteOwnAddr(netip.AddrPortFrom(ip.Unmap(), uint16(m.Port())), "UPnP external address")
+	e.NoteOwnAddr(netip.AddrPortFrom(ip.Unmap(), uint16(m.Port())), "port-mapping external address")
 }
 
 // tellEngineNAT gives the engine what STUN measured: the NAT type that
@@ -406,7 +407,7 @@ func tellEngineNAT(e *engine.Engine, r nat.Report) {
 	}
 	if r.UPnP.ExternalIP != "" {
 		if ip, err := netip.ParseAddr(r.UPnP.ExternalIP); err == nil && r.ListenPort > 0 {
-			e.NoteOwnAddr(netip.AddrPortFrom(ip.Unmap(), uint16(r.ListenPort)), "UPnP external address")
+			e.NoteOwnAddr(netip.AddrPortFrom(ip.Unmap(), uint16(r.ListenPort)), "port-mapping external address")
 		}
 	}
 }

@@ -15,7 +15,6 @@ import (
 
 	"github.com/charmbracelet/lipgloss"
 	"github.com/swarmscope/swarmscope/nat"
-	"github.com/swarmscope/swarmscope/nat/upnp"
 	"github.com/swarmscope/swarmscope/styles"
 	"github.com/swarmscope/swarmscope/ui/natreport"
 	"github.com/swarmscope/swarmscope/ui/text"
@@ -32,16 +31,16 @@ func runNat(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs.SetOutput(stderr)
 	var (
 		stunList    = fs.String("stun", strings.Join(defaultSTUN, ","), "STUN servers to query, `host:port,...`")
-		noUPnP      = fs.Bool("no-upnp", false, "do not look for a UPnP gateway")
-		keepMapping = fs.Bool("keep-mapping", false, "leave the UPnP port mapping in place after exit (until its lease ends)")
+		keepMapping = fs.Bool("keep-mapping", false, "leave the port mapping in place after exit (until its lease ends)")
 		port        = fs.Int("port", 0, "local UDP `port` to test from and to map (0 = any free port)")
 		bind        = fs.String("bind", "", "local `IP` to test from (default: all interfaces)")
-		upnpURL     = fs.String("upnp-url", "", "gateway description `URL` to use instead of SSDP discovery")
 		timeout     = fs.Duration("timeout", 5*time.Second, "give up after this `duration`")
 		asJSON      = fs.Bool("json", false, "print one JSON object instead of the report")
+		pm          portmapFlags
 	)
+	pm.register(fs, "do not map a port on the gateway (no UPnP, PCP or NAT-PMP)")
 	fs.Usage = func() {
-		fmt.Fprintf(fs.Output(), "Usage: swarmscope nat [flags]\n\nMeasure your NAT with STUN (mapping, filtering, hairpinning), try a UPnP port\nmapping, and say whether peers can reach you.\n\nFlags:\n")
+		fmt.Fprintf(fs.Output(), "Usage: swarmscope nat [flags]\n\nMeasure your NAT with STUN (mapping, filtering, hairpinning), try a port\nmapping (UPnP, PCP, NAT-PMP at once), and say whether peers can reach you.\n\nFlags:\n")
 		fs.PrintDefaults()
 	}
 	if code, done := parseFlags(fs, args, stdout, stderr); done {
@@ -71,7 +70,7 @@ func runNat(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return 2
 	}
 
-	// SIGINT/SIGTERM cancel the check; Check still removes any UPnP mapping
+	// SIGINT/SIGTERM cancel the check; Check still removes any mapping
 	// it made (with its own short timeouts) before returning.
 	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
 	defer stop()
@@ -80,11 +79,11 @@ func runNat(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		LocalIP:     *bind,
 		LocalPort:   *port,
 		Timeout:     *timeout,
-		NoUPnP:      *noUPnP,
 		KeepMapping: *keepMapping,
 	}
-	if *upnpURL != "" {
-		opts.UPnPSource = upnp.DeviceURL(*upnpURL)
+	if err := pm.apply(&opts); err != nil {
+		fmt.Fprintf(stderr, "swarmscope nat: %v\n", err)
+		return 2
 	}
 	rep, err := nat.Check(ctx, opts)
 	if ctx.Err() != nil {

@@ -3,15 +3,16 @@ package metrics
 import (
 	"time"
 
-	"github.com/swarmscope/swarmscope/nat/upnp"
+	"github.com/swarmscope/swarmscope/nat/portmap"
+	"github.com/swarmscope/swarmscope/nat/portmap/portmaptype"
 )
 
 // UPnP describes a nat/upnp mapper for AddPortMapper: transports are the
 // protocols it was configured to map ("tcp", "udp"); countsEvents says its
 // OnEvent feeds UPnPEvent.
-func UPnP(m *upnp.Mapper, transports []string, countsEvents bool) PortMapper {
+func UPnP(m *portmap.Mapper, transports []string, countsEvents bool) PortMapper {
 	return PortMapper{
-		Protocols:  []string{"upnp"},
+		Protocols:  []string{"upnp", "pcp", "nat-pmp"},
 		Transports: transports,
 		Mappings: func() []PortMapping {
 			now := time.Now()
@@ -20,7 +21,7 @@ func UPnP(m *upnp.Mapper, transports []string, countsEvents bool) PortMapper {
 				if mp.Lease > 0 && mp.Remaining(now) <= 0 {
 					continue // lapsed: the gateway no longer forwards it
 				}
-				out = append(out, PortMapping{Protocol: "upnp", Transport: mp.Proto, ExternalPort: mp.ExternalPort, Lease: mp.Lease, Remaining: mp.Remaining(now)})
+				out = append(out, PortMapping{Protocol: string(mp.Protocol), Transport: mp.Proto, ExternalPort: mp.ExternalPort, Lease: mp.Lease, Remaining: mp.Remaining(now)})
 			}
 			return out
 		},
@@ -29,11 +30,15 @@ func UPnP(m *upnp.Mapper, transports []string, countsEvents bool) PortMapper {
 }
 
 // UPnPEvent counts a nat/upnp mapper event.
-func (x *Exporter) UPnPEvent(ev upnp.Event) {
+func (x *Exporter) UPnPEvent(ev portmaptype.Event) {
+	proto := string(ev.Protocol)
+	if proto == "" {
+		proto = "upnp"
+	}
 	switch ev.Kind {
-	case upnp.EventRenewed:
-		x.PortMappingEvent("upnp", MappingRenewed)
-	case upnp.EventFailed:
-		x.PortMappingEvent("upnp", MappingFailed)
+	case portmaptype.EventRenewed:
+		x.PortMappingEvent(proto, MappingRenewed)
+	case portmaptype.EventFailed, portmaptype.EventLost:
+		x.PortMappingEvent(proto, MappingFailed)
 	}
 }
