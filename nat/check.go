@@ -149,7 +149,7 @@ func Check(ctx context.Context, opts Options) (Report, error) {
 	if mapper != nil {
 		// The protocols that lost the race may still be answering;
 		// their external addresses are worth a short wait.
-		wctx, wcancel := context.WithTimeout(ctx, 250*time.Millisecond)
+		wctx, wcancel := context.WithTimeout(ctx, 100*time.Millisecond)
 		mapper.WaitProbes(wctx)
 		wcancel()
 		rep.UPnP = mapReport(mapper.Report())

@@ -51,6 +51,7 @@ type Mapper struct {
 	stop     context.CancelFunc
 	done     chan struct{}
 	probes   sync.WaitGroup // probes still running after the winner
+	pending  map[pt.Protocol]int
 	// retry holds, per TCP/UDP, when a failed renewal is tried again;
 	// lost marks mappings whose lease ran out (reported once).
 	retry map[string]time.Time
@@ -71,7 +72,7 @@ func New(cfg Config) *Mapper {
 	if cfg.OpTimeout == 0 {
 		cfg.OpTimeout = 3 * time.Second
 	}
-	return &Mapper{cfg: cfg, retry: map[string]time.Time{}, lost: map[string]bool{}}
+	return &Mapper{cfg: cfg, retry: map[string]time.Time{}, lost: map[string]bool{}, pending: map[pt.Protocol]int{}}
 }
 
 func (m *Mapper) emit(e pt.Event) {
@@ -124,6 +125,11 @@ func (m *Mapper) Start(ctx context.Context) error {
 	m.emit(pt.Event{Kind: pt.EventDiscovering, Message: "searching for a gateway (" + strings.Join(names, ", ") + ")"})
 
 	results := make(chan probeResult, len(m.cfg.Probers))
+	m.mu.Lock()
+	for _, p := range m.cfg.Probers {
+		m.pending[p.Protocol()]++
+	}
+	m.mu.Unlock()
 	for _, p := range m.cfg.Probers {
 		go func() {
 			c, err := p.Probe(ctx)
@@ -194,6 +200,7 @@ func (m *Mapper) recordProbe(r probeResult) {
 		pr.Protocol, pr.Found, pr.Gateway, pr.ExternalIP = g.Protocol, true, g.Address, g.ExternalIP
 	}
 	m.mu.Lock()
+	m.pending[r.proto]--
 	m.report.Probes = append(m.report.Probes, pr)
 	if pr.Found {
 		m.report.Found = true
@@ -428,6 +435,11 @@ func (m *Mapper) Report() pt.Report {
 	r := m.report
 	r.Mappings = append([]pt.Mapping(nil), m.mappings...)
 	r.Probes = append([]pt.Probe(nil), m.report.Probes...)
+	for _, p := range m.cfg.Probers {
+		if m.pending[p.Protocol()] > 0 {
+			r.Probes = append(r.Probes, pt.Probe{Protocol: p.Protocol(), Error: "still searching when the report was made"})
+		}
+	}
 	return r
 }
 

@@ -318,11 +318,22 @@ type MiniUPnPd struct {
 // UPnPTable is the nftables table miniupnpd writes its rules into.
 const UPnPTable = "miniupnpd"
 
+// MiniUPnPdOptions turns miniupnpd's protocols off: UPnP IGD, or NAT-PMP
+// and PCP (one switch in miniupnpd, enable_natpmp).
+type MiniUPnPdOptions struct {
+	NoUPnP, NoNATPMP bool
+}
+
 // StartMiniUPnPd runs miniupnpd (nftables backend) on the home's router:
-// WAN wan0, LAN lan0, UPnP IGD and NAT-PMP, mappings allowed for the LAN on
-// ports 1024-65535. miniupnpd expects its table and chains to exist, so they
-// are created first; it waits until the device description is served.
-func (hm *Home) StartMiniUPnPd() *MiniUPnPd {
+// WAN wan0, LAN lan0, UPnP IGD, NAT-PMP and PCP, mappings allowed for the
+// LAN on ports 1024-65535. miniupnpd expects its table and chains to exist,
+// so they are created first; it waits until the device description is
+// served.
+func (hm *Home) StartMiniUPnPd() *MiniUPnPd { return hm.StartMiniUPnPdWith(MiniUPnPdOptions{}) }
+
+// StartMiniUPnPdWith is StartMiniUPnPd with protocols turned off; it waits
+// for the UPnP HTTP port or, without UPnP, for the NAT-PMP/PCP port.
+func (hm *Home) StartMiniUPnPdWith(o MiniUPnPdOptions) *MiniUPnPd {
 	r := hm.Router
 	t := r.lab.t
 	t.Helper()
@@ -355,8 +366,8 @@ func (hm *Home) StartMiniUPnPd() *MiniUPnPd {
 		"ext_ifname=wan0",
 		"listening_ip=lan0",
 		"http_port=5000",
-		"enable_upnp=yes",
-		"enable_natpmp=yes",
+		"enable_upnp=" + yesNo(!o.NoUPnP),
+		"enable_natpmp=" + yesNo(!o.NoNATPMP),
 		"secure_mode=yes",
 		"system_uptime=yes",
 		"notify_interval=10",
@@ -377,10 +388,50 @@ func (hm *Home) StartMiniUPnPd() *MiniUPnPd {
 	}
 	m := &MiniUPnPd{Home: hm, Conf: confPath}
 	m.Proc = r.Start(bin, "-f", confPath, "-d", "-P", filepath.Join(dir, "miniupnpd.pid"))
-	if err := hm.Host.WaitTCP(netip.AddrPortFrom(hm.LANIP, 5000).String(), 10*time.Second); err != nil {
-		t.Fatalf("nslab: miniupnpd did not come up: %v\n%s", err, m.Output())
+	if !o.NoUPnP {
+		if err := hm.Host.WaitTCP(netip.AddrPortFrom(hm.LANIP, 5000).String(), 10*time.Second); err != nil {
+			t.Fatalf("nslab: miniupnpd did not come up: %v\n%s", err, m.Output())
+		}
+		return m
+	}
+	err = WaitFor(10*time.Second, func() (bool, error) {
+		return udpListening(r, hm.LANIP, 5351) || udpListening(r, netip.IPv4Unspecified(), 5351), nil
+	})
+	if err != nil {
+		t.Fatalf("nslab: miniupnpd does not listen on 5351: %v\n%s", err, m.Output())
 	}
 	return m
+}
+
+func yesNo(b bool) string {
+	if b {
+		return "yes"
+	}
+	return "no"
+}
+
+// redirectRule matches miniupnpd's DNAT rules as nft lists them, e.g.
+// `iif "wan0" @nh,72,8 0x6 th dport 7500 dnat ip to 192.168.1.2:7500`
+// (IP protocol 6 = TCP, 0x11 = UDP, matched on the header's byte 9).
+var redirectRule = regexp.MustCompile(`(?:@nh,72,8 (0x6|0x11)|\b(tcp|udp)) th dport (\d+) .*dnat (?:ip )?to ([0-9.]+:\d+)`)
+
+// Redirects lists the port forwards miniupnpd holds, read from its nftables
+// chain on the router: what any protocol (UPnP, NAT-PMP, PCP) mapped,
+// whether or not UPnP is on to list it. Description and Lease stay empty.
+func (m *MiniUPnPd) Redirects() ([]UPnPMapping, error) {
+	out, err := m.Home.Router.Run("nft", "list", "chain", "inet", UPnPTable, "prerouting_miniupnpd")
+	if err != nil {
+		return nil, err
+	}
+	var ms []UPnPMapping
+	for _, line := range strings.Split(out, "\n") {
+		if x := redirectRule.FindStringSubmatch(line); x != nil {
+			proto := map[string]string{"0x6": "TCP", "0x11": "UDP", "tcp": "TCP", "udp": "UDP"}[x[1]+x[2]]
+			ext, _ := strconv.Atoi(x[3])
+			ms = append(ms, UPnPMapping{Proto: proto, ExternalPort: ext, Internal: x[4]})
+		}
+	}
+	return ms, nil
 }
 
 // UPnPMapping is one line of `upnpc -l`.
