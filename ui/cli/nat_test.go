@@ -65,7 +65,7 @@ func TestNatHuman(t *testing.T) {
 		t.Fatalf("exit %d: %s", code, errb.String())
 	}
 	s := out.String()
-	for _, want := range []string{"Verdict", "loopback", "Addresses", "Behaviour", "STUN servers", srv, "rfc5780", "Port mapping", "endpoint-independent"} {
+	for _, want := range []string{"Verdict", "loopback", "Addresses", "Behaviour", "STUN servers", srv, "rfc5780", "UPnP", "endpoint-independent"} {
 		if !strings.Contains(s, want) {
 			t.Errorf("missing %q in\n%s", want, s)
 		}
