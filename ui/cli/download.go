@@ -223,8 +223,10 @@ func runDownload(ctx context.Context, args []string, stdout, stderr io.Writer) i
 	// As headless: a signal before every torrent is complete interrupts
 	// the download (README: exit 1). Quitting with a key is the user's
 	// choice and exits 0.
-	if snap := e.Latest(); ctx.Err() != nil && len(snap.Torrents) > 0 {
-		if done, failed := allDone(snap); !done || failed {
+	// A signal before the first tick (no snapshot yet) counts as
+	// incomplete too: allDone is false for an empty snapshot.
+	if ctx.Err() != nil && e.Torrents() > 0 {
+		if done, failed := allDone(e.Latest()); !done || failed {
 			fmt.Fprintln(stderr, "swarmscope: interrupted; verified pieces are kept and resume next time")
 			return ExitFailure
 		}
