@@ -87,6 +87,10 @@ type trackerEntry struct {
 	failures    int // consecutive
 	attempted   bool
 	trackerID   string
+	// toldLeft is the "left" of the last successful announce (-1 before
+	// one): a seeder whose data was still being checked when it said
+	// "started" is counted as a leecher until it says otherwise.
+	toldLeft int64
 }
 
 // torrentAnnouncer runs one goroutine per tracker of a torrent.
@@ -130,7 +134,7 @@ func (e *Engine) newAnnouncer(ts *torrentState, tiers [][]string, private bool) 
 	a.ctx, a.cancel = context.WithCancel(ts.ctx)
 	for i, tier := range tiers {
 		for _, u := range tier {
-			te := &trackerEntry{url: u, tier: i, status: swarm.TrackerNotContacted, seeders: -1, leechers: -1}
+			te := &trackerEntry{url: u, tier: i, status: swarm.TrackerNotContacted, seeders: -1, leechers: -1, toldLeft: -1}
 			if reason := unsupportedTracker(u, e.cfg); reason != "" {
 				te.status, te.err = swarm.TrackerDisabled, reason
 			}
@@ -257,6 +261,17 @@ func (a *torrentAnnouncer) loop(te *trackerEntry, wake <-chan string) {
 					continue
 				}
 				event = tracker.Completed
+			case "seeding":
+				// Data already on disk finished checking. A tracker that
+				// heard "started" with bytes left counts us as a leecher
+				// for a whole interval (~30 min) unless told now; one
+				// announce per torrent, so the min interval is not waited.
+				e.mu.Lock()
+				told := te.toldLeft
+				e.mu.Unlock()
+				if event == tracker.Started || told == 0 {
+					continue // the pending started, or nothing to correct
+				}
 			case "stopped", "resume":
 				continue // re-read the paused state
 			case "now":
@@ -393,6 +408,7 @@ func (a *torrentAnnouncer) announceOnce(ctx context.Context, te *trackerEntry, e
 	}
 	te.announces++
 	te.failures = 0
+	te.toldLeft = req.Left
 	next := a.nextLocked(te)
 	te.nextAt = next
 	e.mu.Unlock()

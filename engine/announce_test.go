@@ -10,6 +10,7 @@ import (
 	"net/netip"
 	"path/filepath"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -218,4 +219,61 @@ func TestCleanTrackerText(t *testing.T) {
 			t.Errorf("cleanTrackerText(%q) = %q, want %q", in, got, want)
 		}
 	}
+}
+
+// A seeder whose data is on disk but not yet checked says "started" with
+// bytes left, and the tracker counts it as a leecher; once the check
+// finds the data complete, the tracker must hear left=0 at once, not an
+// interval (30 min) later. 64 MiB takes long enough to hash that the
+// first announce usually goes out before the check ends; either way the
+// last announce must say left=0.
+func TestSeederFromDiskTellsTrackerLeftZero(t *testing.T) {
+	tmp := t.TempDir()
+	dataDir := filepath.Join(tmp, "data")
+	var mu sync.Mutex
+	var queries []string
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		queries = append(queries, r.URL.RawQuery)
+		mu.Unlock()
+		fmt.Fprint(w, "d8:completei0e10:incompletei1e8:intervali1800e12:min intervali900e5:peers0:e")
+	}))
+	defer srv.Close()
+	mt, err := maketorrent.Make(dataDir, filepath.Join(tmp, "t.torrent"), maketorrent.Spec{
+		Name: "ondisk", FileSizes: []int64{64 << 20}, PieceLength: 1 << 20, Seed: 5,
+		Announce: []string{srv.URL + "/announce"},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e, err := New(context.Background(), Config{DataDir: dataDir, ListenHost: "127.0.0.1", NoDHT: true, Tick: 200 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer e.Close()
+	ih, err := e.AddSource(context.Background(), mt.TorrentPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "seeding", 60*time.Second, func() bool {
+		ti, _ := torrentOf(e.Latest(), ih)
+		return ti.State == swarm.StateSeeding
+	})
+	last := func() (string, int) {
+		mu.Lock()
+		defer mu.Unlock()
+		if len(queries) == 0 {
+			return "", 0
+		}
+		return queries[len(queries)-1], len(queries)
+	}
+	waitFor(t, "an announce with left=0", 30*time.Second, func() bool {
+		q, _ := last()
+		return strings.Contains(q, "left=0&") || strings.HasSuffix(q, "left=0")
+	})
+	q, n := last()
+	if n > 2 || strings.Contains(q, "event=completed") {
+		t.Errorf("%d announces, last %q: want started and at most one correction, never completed (nothing was downloaded)", n, q)
+	}
+	t.Logf("%d announces; first %q", n, queries[0])
 }

@@ -675,6 +675,8 @@ func (e *Engine) kickOnComplete(ts *torrentState) {
 	// was already on disk.
 	if st := ts.t.Stats(); st.BytesReadUsefulData.Int64() > 0 {
 		ts.announcer.poke("completed")
+	} else {
+		ts.announcer.poke("seeding")
 	}
 }
 
