@@ -197,7 +197,7 @@ func runDownload(ctx context.Context, args []string, stdout, stderr io.Writer) i
 		mx.announce(stderr)
 		// Headless measures the NAT too, so a holepunch failure can say
 		// what was measured; --stun "" turns it off and says so.
-		go publishNATCheck(ctx, e, natCheck, len(servers) > 0)
+		go publishNATCheck(ctx, e, natCheck, natOff(servers))
 		if e.Torrents() == 0 {
 			// Every remembered torrent failed to restore (warned above).
 			fmt.Fprintln(stderr, "swarmscope: no torrents to run")
@@ -416,9 +416,9 @@ func tellEngineNAT(e *engine.Engine, r nat.Report) {
 
 // publishNATCheck runs one NAT check for a headless run and puts its
 // result in the event stream (and so in the log or the JSON).
-func publishNATCheck(ctx context.Context, e *engine.Engine, check func(context.Context) (nat.Report, error), enabled bool) {
-	if !enabled {
-		e.Publish(swarm.Event{Kind: swarm.EventNAT, Message: "NAT not measured (--stun is empty): holepunch failures cannot say what our NAT does"})
+func publishNATCheck(ctx context.Context, e *engine.Engine, check func(context.Context) (nat.Report, error), off string) {
+	if off != "" {
+		e.Publish(swarm.Event{Kind: swarm.EventNAT, Message: "NAT not measured: " + off + ": holepunch failures cannot say what our NAT does"})
 		return
 	}
 	r, err := check(ctx)
@@ -448,7 +448,8 @@ func isTerminal(w io.Writer) bool {
 	return ok && term.IsTerminal(f.Fd())
 }
 
-// natOff says why the TUI measures no NAT: an empty --stun turns STUN off.
+// natOff says why no NAT is measured (headless and TUI alike): an empty
+// --stun turns STUN off.
 func natOff(servers []string) string {
 	if len(servers) == 0 {
 		return `STUN turned off (--stun "")`
